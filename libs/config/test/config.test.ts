@@ -1,0 +1,114 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { isCfError } from '@cryptoflow/core';
+import { channelSettingsFor, loadCollectorConfig, loadCommitterConfig } from '../src/index.js';
+
+const base = {
+  app: 'collector-ticks',
+  stream: 'ticks',
+  exchanges: {
+    binance: { symbols: ['BTCUSDT'], ws_url: 'ws://127.0.0.1:1', rest_url: 'http://127.0.0.1:1' },
+    'binance-usdm': { symbols: ['ETHUSDT'], ws_url: 'ws://127.0.0.1:2', rest_url: 'http://127.0.0.1:2' },
+  },
+};
+
+function issuesOf(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (err) {
+    if (isCfError(err, 'CF_CONFIG_INVALID')) return err.context['issues'] as string[];
+    throw err;
+  }
+  throw new Error('expected a config error');
+}
+
+describe('collector config', () => {
+  it('loads the local example with defaults filled in', () => {
+    const cfg = loadCollectorConfig({ file: 'configs/local/collector-ticks.yaml' });
+    expect(cfg.stream).toBe('ticks');
+    expect(cfg.exchanges.binance?.symbols).toContain('NKNUSDT');
+    expect(cfg.book.depth_cap).toBe(2000);
+    expect(cfg.sink.target_file_bytes).toBe(134_217_728);
+  });
+
+  it('applies env then flags over the file, parsing values as YAML scalars', () => {
+    const cfg = loadCollectorConfig({
+      value: base,
+      env: {
+        CF_SINK__FLUSH_INTERVAL_MS: '1000',
+        CF_EXCHANGES__BINANCE_USDM__SYMBOLS: '[BTCUSDT, SOLUSDT]',
+        HOME: '/root',
+      },
+      argv: ['--sink.flush_interval_ms=250', '--set', 'kafka.enabled=false', '--sharding.total_shards=8'],
+    });
+    expect(cfg.sink.flush_interval_ms).toBe(250);
+    expect(cfg.exchanges['binance-usdm']?.symbols).toEqual(['BTCUSDT', 'SOLUSDT']);
+    expect(cfg.sharding.total_shards).toBe(8);
+  });
+
+  it('reports every error at once, each by path', () => {
+    const issues = issuesOf(() =>
+      loadCollectorConfig({
+        value: {
+          ...base,
+          stream: 'funding',
+          sharding: { replica_index: 3, replica_count: 2 },
+          channels: {
+            overrides: {
+              binance: { spot_delta: { raw_cap: 5 } },
+              'binance-usdm': { funding: { raw_cap: -1, policy: 'yolo' } },
+            },
+          },
+          typo_key: true,
+        },
+      }),
+    );
+    const text = issues.join('\n');
+    expect(text).toContain('channels.overrides.binance-usdm.funding.raw_cap');
+    expect(text).toContain('channels.overrides.binance-usdm.funding.policy');
+    expect(text).toMatch(/channels\.overrides\.binance: Unrecognized key: "spot_delta"/);
+    expect(text).toContain('typo_key');
+    expect(text).toMatch(/sharding\.replica_index: expected < replica_count \(2\), got 3/);
+    expect(text).toMatch(/exchanges\.binance: stream funding does not read binance/);
+  });
+
+  it('names a YAML syntax error with its line', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cfg-'));
+    const file = join(dir, 'bad.yaml');
+    writeFileSync(file, 'app: x\nstream: ticks\n  bad: [\n');
+    const issues = issuesOf(() => loadCollectorConfig({ file }));
+    expect(issues[0]).toMatch(/^line \d+/);
+  });
+
+  it('rejects an s3 sink without its bucket, ledger and catalog', () => {
+    const issues = issuesOf(() => loadCollectorConfig({ value: { ...base, sink: { kind: 's3' } } }));
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^sink\.s3: required/),
+        expect.stringMatching(/^sink\.ledger: required/),
+        expect.stringMatching(/^sink\.catalog: required/),
+      ]),
+    );
+  });
+
+  it('resolves channel settings: defaults then per exchange+stream override', () => {
+    const cfg = loadCollectorConfig({
+      value: {
+        ...base,
+        channels: {
+          defaults: { raw_cap: 100 },
+          overrides: { 'binance-usdm': { ticks: { policy: 'spill' } } },
+        },
+      },
+    });
+    expect(channelSettingsFor(cfg, 'binance')).toMatchObject({ raw_cap: 100, policy: 'wait' });
+    expect(channelSettingsFor(cfg, 'binance-usdm')).toMatchObject({ raw_cap: 100, policy: 'spill' });
+  });
+
+  it('validates the committer config', () => {
+    const issues = issuesOf(() => loadCommitterConfig({ value: { tables: [], sink: { kind: 's3' } } }));
+    expect(issues.join('\n')).toContain('tables');
+  });
+});
