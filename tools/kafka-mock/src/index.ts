@@ -1,0 +1,2 @@
+export { startKafkaMock, buildKafkaMock, kafkaMockUnavailableReason } from './kafka-mock.js';
+export type { KafkaMock, KafkaMockOptions, KafkaMockTopic } from './kafka-mock.js';
