@@ -1,0 +1,2 @@
+export { Partitioner } from './partitioner.js';
+export type { PartitionKey, PartitionerOptions } from './partitioner.js';
