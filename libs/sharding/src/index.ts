@@ -1,0 +1,4 @@
+export { createShardHasher, shardKey, checkTotalShards, MAX_TOTAL_SHARDS } from './hasher.js';
+export type { ShardHasher } from './hasher.js';
+export { StaticOwnership, assignSymbols, ownedSymbols } from './ownership.js';
+export type { ShardOwnership, StaticOwnershipOptions } from './ownership.js';
