@@ -1,0 +1,16 @@
+export type { DepthEvent, DepthSnapshot, BookKey, SyncState, ResyncReason } from './types.js';
+export { bookKey, parseBookKey, RESYNC_REASONS } from './types.js';
+export { depthEventFromPayload, depthSnapshotFromBody } from './parse.js';
+export type { SyncRules } from './sync-rules.js';
+export { SPOT_RULES, USDM_RULES, syncRules } from './sync-rules.js';
+export { OrderBook, BookSideLevels } from './order-book.js';
+export type { SequencerTarget, BookSequencerOptions } from './sequencer.js';
+export { BookSequencer } from './sequencer.js';
+export type { BookConfig, BookRow } from './book-state.js';
+export { BookState, DEFAULT_BOOK_CONFIG, resolveBookConfig } from './book-state.js';
+export type { BookOperatorOptions } from './operator.js';
+export { BookOperator } from './operator.js';
+export type { BookMetricsSink, BookCounters, BookMetricLabels } from './metrics.js';
+export { createBookMetrics, noopBookMetrics, emptyCounters } from './metrics.js';
+export type { BookFixtureRecord, ReplayItem, ReplayResult } from './replay.js';
+export { decodeBookFixture, parseFixtureJsonl, replayBook } from './replay.js';
