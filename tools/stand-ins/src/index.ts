@@ -1,0 +1,10 @@
+export { startS3, createBucket, localS3Client, LOCAL_CREDENTIALS, LOCAL_REGION } from './s3.js';
+export type { StartS3Options, LocalS3 } from './s3.js';
+export { startDynamo, localDynamoClient } from './dynamo.js';
+export type { StartDynamoOptions, LocalDynamo } from './dynamo.js';
+export { startKafka } from './kafka.js';
+export type { StartKafkaOptions } from './kafka.js';
+export { startFaultProxy } from './fault-proxy.js';
+export type { Fault, FaultRule, RuleHandle, SeenRequest, FaultProxy, FaultProxyOptions } from './fault-proxy.js';
+export { startStandIns } from './stack.js';
+export type { StartStandInsOptions, StandIns } from './stack.js';
