@@ -1,0 +1,140 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isCfError } from '@cryptoflow/core';
+import { localDynamoClient, startDynamo } from '@cryptoflow/stand-ins';
+import type { LocalDynamo } from '@cryptoflow/stand-ins';
+import { createShardHasher, FleetMembership, movedShards, rendezvousAssignment } from '../src/index.js';
+import type { ShardHasher } from '../src/index.js';
+
+let dynamo: LocalDynamo;
+let hasher: ShardHasher;
+const TABLE = 'cf-fleet-test';
+const TOTAL = 64;
+
+beforeAll(async () => {
+  dynamo = await startDynamo();
+  hasher = await createShardHasher();
+  await FleetMembership.ensureTable(localDynamoClient(dynamo.endpoint), TABLE);
+});
+afterAll(async () => dynamo.close());
+
+/** A shared fake wall clock: the fleet's timing is driven explicitly, no sleeps. */
+function clock(start = 1_700_000_000_000): { now: () => number; advance: (ms: number) => void } {
+  let t = start;
+  return { now: () => t, advance: (ms) => (t += ms) };
+}
+
+async function join(
+  group: string,
+  id: string,
+  now: () => number,
+  totalShards = TOTAL,
+): Promise<FleetMembership> {
+  return FleetMembership.join({
+    client: localDynamoClient(dynamo.endpoint),
+    table: TABLE,
+    group,
+    totalShards,
+    hasher,
+    leaseMs: 10_000,
+    heartbeatMs: 2_000,
+    replicaId: id,
+    now,
+  });
+}
+
+async function tickAll(replicas: FleetMembership[]): Promise<void> {
+  for (let round = 0; round < 2; round++) for (const r of replicas) await r.tick();
+}
+
+describe('rendezvous assignment', () => {
+  it('moves about 1/N of shards when the N-th replica joins, far fewer than modulo', () => {
+    const ids = Array.from({ length: 8 }, (_, i) => `replica-${i}`);
+    for (let n = 2; n <= 8; n++) {
+      const moved = movedShards(
+        rendezvousAssignment(hasher, 1024, ids.slice(0, n - 1)),
+        rendezvousAssignment(hasher, 1024, ids.slice(0, n)),
+      );
+      expect(moved).toBeGreaterThan(1024 / n / 2);
+      expect(moved).toBeLessThan((1024 / n) * 1.6);
+      let moduloMoved = 0;
+      for (let s = 0; s < 1024; s++) if (s % (n - 1) !== s % n) moduloMoved++;
+      if (n >= 3) expect(moved).toBeLessThan(moduloMoved); // 1→2 halves either way
+    }
+  });
+});
+
+describe('fleet membership', () => {
+  it('partitions every shard across live replicas and hands over make-before-break on scale-out', async () => {
+    const c = clock();
+    const a = await join('g1', 'a', c.now);
+    const b = await join('g1', 'b', c.now);
+    await tickAll([a, b]);
+    // Exactly one writer per shard at any exchange time, even while b takes over its share from a.
+    const writers = (rs: FleetMembership[], ts: number) =>
+      Array.from({ length: TOTAL }, (_, s) => rs.filter((r) => r.ownsAt(s, ts)).length);
+    expect(writers([a, b], 1).every((n) => n === 1)).toBe(true);
+    for (const s of b.pendingHandovers()) b.markSynced(s, 0);
+    a.ownsAt(0, 0);
+    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 5_000_000); // a's stream moves past the cut (2 s)
+    await tickAll([a, b]);
+    expect(b.pendingHandovers()).toEqual([]);
+    expect(writers([a, b], 10_000_000).every((n) => n === 1)).toBe(true);
+    expect([...a.owned()].filter((s) => b.owns(s))).toEqual([]);
+
+    const d = await join('g1', 'd', c.now);
+    await tickAll([a, b, d]);
+    const incoming = d.pendingHandovers();
+    expect(incoming.length).toBeGreaterThan(TOTAL / 3 / 2);
+    // During the handover the old owner writes everything and the newcomer nothing.
+    const shard = incoming[0] as number;
+    const old = [a, b].find((r) => r.owns(shard)) as FleetMembership;
+    expect(old.ownsAt(shard, 5_000_000)).toBe(true);
+    expect(d.ownsAt(shard, 5_000_000)).toBe(false);
+    // Newcomer synced at exchange time 10 s: the cut is 12 s; rows split exactly at it.
+    for (const s of incoming) d.markSynced(s, 10_000_000);
+    await tickAll([a, b, d]);
+    for (const ts of [11_999_999, 12_000_000]) {
+      const writers = [a, b, d].filter((r) => r.ownsAt(shard, ts));
+      expect(writers.map((r) => r.id)).toEqual([ts < 12_000_000 ? old.id : 'd']);
+    }
+    // The old owner lets go once its own stream is past the cut.
+    old.ownsAt(shard, 13_500_000);
+    await tickAll([a, b, d]);
+    expect(old.owns(shard)).toBe(false);
+    await Promise.all([a.close(), b.close(), d.close()]);
+  });
+
+  it("a dead replica's shards move once its lease expires; a paused one is fenced", async () => {
+    const c = clock();
+    const a = await join('g2', 'a', c.now);
+    const b = await join('g2', 'b', c.now);
+    await tickAll([a, b]);
+    const bShards = [...b.owned()];
+    expect(bShards.length).toBeGreaterThan(0);
+    // b stops heartbeating (SIGKILL or pause); a keeps going past b's lease.
+    for (let i = 0; i < 6; i++) {
+      c.advance(2_000);
+      await a.tick();
+    }
+    expect(bShards.every((s) => a.owns(s))).toBe(true);
+    // b wakes up: its lease is over by its own clock, so it owns nothing before it even talks to the table.
+    expect(b.owned().size).toBe(0);
+    expect(b.ownsAt(bShards[0] as number, 1)).toBe(false);
+    let fencedReason = '';
+    (b as unknown as { options: { onFenced: (r: string) => void } }).options.onFenced = (r) =>
+      (fencedReason = r);
+    await b.tick();
+    expect(fencedReason).toMatch(/lease expired/);
+    expect(b.id).not.toBe('b');
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("refuses a replica whose total_shards differs from the fleet's", async () => {
+    const c = clock();
+    const a = await join('g3', 'a', c.now, 32);
+    const err = await join('g3', 'x', c.now, 64).catch((e: unknown) => e);
+    expect(isCfError(err, 'CF_SHARDING')).toBe(true);
+    expect((err as Error).message).toMatch(/total_shards is 64 but fleet g3 was created with 32/);
+    await a.close();
+  });
+});
