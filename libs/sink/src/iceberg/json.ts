@@ -1,4 +1,9 @@
-import { parse, parseNumberAndBigInt, stringify } from 'lossless-json';
+import { isInteger, isSafeNumber, parse, stringify } from 'lossless-json';
+
+/** Integers beyond 2^53 → bigint; every other number → number (lossless-json's own helper makes every integer a bigint). */
+function parseNumber(text: string): number | bigint {
+  return isInteger(text) && !isSafeNumber(text) ? BigInt(text) : Number(text);
+}
 
 /**
  * Catalog JSON carries 63-bit snapshot ids; `JSON.parse` rounds them to the nearest double and a
@@ -6,7 +11,7 @@ import { parse, parseNumberAndBigInt, stringify } from 'lossless-json';
  * else to `number`; stringify writes `bigint` back as a bare JSON number.
  */
 export function parseJson(text: string): unknown {
-  return parse(text, null, parseNumberAndBigInt);
+  return parse(text, null, parseNumber);
 }
 
 export function stringifyJson(value: unknown): string {
