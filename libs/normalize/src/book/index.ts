@@ -14,3 +14,5 @@ export type { BookMetricsSink, BookCounters, BookMetricLabels } from './metrics.
 export { createBookMetrics, noopBookMetrics, emptyCounters } from './metrics.js';
 export type { BookFixtureRecord, ReplayItem, ReplayResult } from './replay.js';
 export { decodeBookFixture, parseFixtureJsonl, replayBook } from './replay.js';
+export type { DepthFetchResult, SchedulerTimers, SnapshotSchedulerOptions, SchedulerStats } from './snapshot-scheduler.js';
+export { SnapshotScheduler, depthRequestWeight, venueWeightPerMinute, rateLimitError, realTimers } from './snapshot-scheduler.js';
