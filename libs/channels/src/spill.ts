@@ -82,6 +82,9 @@ export class SpillStore {
   /** Offset of the next unread byte in segments[0]. */
   private readOffset = 0;
   private readBuf = Buffer.allocUnsafe(READ_CHUNK);
+  /** readBuf[bufPos, bufLen) holds the bytes of segments[0] from readOffset on. */
+  private bufPos = 0;
+  private bufLen = 0;
   private writeFd = -1;
   private writeSeq = -1;
   private writeBytes = 0;
@@ -184,31 +187,43 @@ export class SpillStore {
     out.length = 0;
     while (out.length < max && this.backlog > 0) {
       if (this.readFd < 0) this.openReader();
-      if (this.readSeq === this.writeSeq && this.pending.length > 0) this.flush();
-      const buf = this.readBuf;
-      const n = this.io('read', this.segPath(this.readSeq), () => readSync(this.readFd, buf, 0, buf.length, this.readOffset));
-      let pos = 0;
+      // Lines already in the buffer first: a read fetches up to 1 MiB, a refill may want far fewer lines.
+      let buf = this.readBuf;
       let taken = 0;
-      while (out.length < max && pos < n) {
-        const nl = buf.indexOf(10, pos);
-        if (nl < 0 || nl >= n) break;
-        out.push(buf.toString('utf8', pos, nl));
+      while (out.length < max && this.bufPos < this.bufLen) {
+        const nl = buf.indexOf(10, this.bufPos);
+        if (nl < 0 || nl >= this.bufLen) break;
+        out.push(buf.toString('utf8', this.bufPos, nl));
+        this.readOffset += nl + 1 - this.bufPos;
+        this.bufPos = nl + 1;
         taken++;
-        pos = nl + 1;
       }
-      this.readOffset += pos;
       this.backlog -= taken;
-      if (taken > 0) continue;
-      if (n === buf.length) {
-        this.readBuf = Buffer.allocUnsafe(buf.length * 2); // one line longer than the buffer
+      if (out.length >= max || this.backlog === 0) break;
+      // Need more bytes: keep the partial line, read behind it.
+      if (this.readSeq === this.writeSeq && this.pending.length > 0) this.flush();
+      const rest = this.bufLen - this.bufPos;
+      if (rest === buf.length) {
+        const bigger = Buffer.allocUnsafe(buf.length * 2); // one line longer than the buffer
+        buf.copy(bigger, 0, this.bufPos, this.bufLen);
+        this.readBuf = buf = bigger;
+      } else if (this.bufPos > 0 && rest > 0) {
+        buf.copy(buf, 0, this.bufPos, this.bufLen);
+      }
+      this.bufPos = 0;
+      this.bufLen = rest;
+      const fd = this.readFd;
+      const n = this.io('read', this.segPath(this.readSeq), () => readSync(fd, buf, rest, buf.length - rest, this.readOffset + rest));
+      if (n > 0) {
+        this.bufLen += n;
         continue;
       }
       if (this.readSeq === this.writeSeq) {
-        throw new CfError('CF_SPILL_IO', `spill of channel ${this.channel}: ${this.backlog} lines expected but segment ends`, {
+        throw new CfError('CF_SPILL_IO', `spill of channel ${this.channel}: ${this.backlog} lines expected but the segment ends`, {
           context: { channel: this.channel, path: this.segPath(this.readSeq), offset: this.readOffset },
         });
       }
-      if (n > 0) this.tornTails++; // partial last line of a segment cut short by a crash
+      if (rest > 0) this.tornTails++; // partial last line of a segment cut short by a crash
       this.closeReader();
       this.unlink(this.segPath(this.segments.shift()!));
       this.readOffset = 0;
@@ -327,6 +342,8 @@ export class SpillStore {
     }
     this.readFd = -1;
     this.readSeq = -1;
+    this.bufPos = 0;
+    this.bufLen = 0;
   }
 
   private closeCursor(): void {

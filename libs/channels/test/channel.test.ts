@@ -79,6 +79,21 @@ describe("policy 'wait'", () => {
     expect(ch.offer(2)).toBe(true);
   });
 
+  it('a writable() waiter that does not send leaves no other sender stranded', async () => {
+    const ch = new BoundedChannel<number>({ name: 'w5', capacity: 1, policy: 'wait' });
+    ch.offer(1);
+    let watcherWoke = false;
+    let sent = false;
+    void ch.writable().then(() => (watcherWoke = true)); // e.g. a socket resume hook that sends nothing itself
+    const sending = ch.send(2).then(() => (sent = true));
+    expect(await ch.receive()).toBe(1);
+    for (let i = 0; i < 5; i++) await new Promise((r) => setImmediate(r));
+    expect(watcherWoke).toBe(true);
+    expect(sent).toBe(true);
+    await sending;
+    expect(ch.tryReceive()).toBe(2);
+  });
+
   it('a blocked producer loop and a slow consumer move every item in order', async () => {
     const ch = new BoundedChannel<number>({ name: 'w4', capacity: 16, policy: 'wait' });
     const n = 20_000;
