@@ -346,11 +346,12 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
       attempt.lastDataAt = performance.now();
       this.mFrames.inc();
       this.mBytes.inc(Buffer.isBuffer(raw) ? raw.length : Buffer.byteLength(data));
+      if (onFrame({ exchange, connId, receivedAt, data }) === false && !this.paused) this.pause();
       if (!attempt.gotData) {
+        // After delivery: the successor's first frame is downstream before the old socket is told to close.
         attempt.gotData = true;
         this.onFirstData(attempt);
       }
-      if (onFrame({ exchange, connId, receivedAt, data }) === false && !this.paused) this.pause();
     });
     ws.on('pong', () => {
       attempt.awaitingPong = false;
