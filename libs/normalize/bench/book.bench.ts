@@ -62,7 +62,7 @@ function measureReplay(exchange: Exchange, name: string, passes: number): Record
 }
 
 /** Steady-state diff apply: 1000 live books (1000 levels/side), diffs near the top. */
-function steadyState(): Record<string, number> {
+function steadyState(): Record<string, number | string> {
   const SYMBOLS = 1000;
   let rows = 0;
   const op = new BookOperator({ config: { emitSnapshots: false }, emit: () => rows++, requestSnapshot: () => {} });
