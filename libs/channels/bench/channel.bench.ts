@@ -20,18 +20,36 @@ const DATA =
 
 function frames(n: number): Frame[] {
   const out: Frame[] = [];
-  for (let i = 0; i < n; i++) out.push({ exchange: 'binance', connId: 'binance/ticks/s3/c1', receivedAt: 1_700_000_000_000_000 + i, data: DATA });
+  for (let i = 0; i < n; i++)
+    out.push({
+      exchange: 'binance',
+      connId: 'binance/ticks/s3/c1',
+      receivedAt: 1_700_000_000_000_000 + i,
+      data: DATA,
+    });
   return out;
 }
 
 const ITEMS = frames(4096);
 
 /** Producer offers `burst` items, then the consumer drains synchronously: the data structure alone. */
-function syncRate(policy: BackpressurePolicy, total: number, capacity: number, burst: number, spillDir?: string): number {
-  const ch = new BoundedChannel<Frame>({ name: `bench-${policy}`, capacity, policy, spillDir, codec: jsonSpillCodec<Frame>() });
+function syncRate(
+  policy: BackpressurePolicy,
+  total: number,
+  capacity: number,
+  burst: number,
+  spillDir?: string,
+): number {
+  const ch = new BoundedChannel<Frame>({
+    name: `bench-${policy}`,
+    capacity,
+    policy,
+    spillDir,
+    codec: jsonSpillCodec<Frame>(),
+  });
   let received = 0;
   const started = performance.now();
-  for (let sent = 0; sent < total; ) {
+  for (let sent = 0; sent < total;) {
     for (let i = 0; i < burst; i++, sent++) ch.offer(ITEMS[sent & 4095]!);
     for (let v = ch.tryReceive(); v !== undefined; v = ch.tryReceive()) received++;
   }
@@ -45,7 +63,7 @@ async function asyncRate(policy: BackpressurePolicy, total: number, capacity: nu
   const ch = new BoundedChannel<Frame>({ name: `bench-async-${policy}`, capacity, policy });
   const started = performance.now();
   const producer = (async () => {
-    for (let sent = 0; sent < total; ) {
+    for (let sent = 0; sent < total;) {
       while (sent < total && ch.offer(ITEMS[sent & 4095]!)) sent++;
       if (sent < total) await ch.writable();
     }
@@ -67,7 +85,13 @@ async function asyncRate(policy: BackpressurePolicy, total: number, capacity: nu
 function spillRate(total: number): Record<string, number> {
   const dir = mkdtempSync(join(tmpdir(), 'cf-bench-spill-'));
   try {
-    const ch = new BoundedChannel<Frame>({ name: 'bench-spill', capacity: 1024, policy: 'spill', spillDir: dir, codec: jsonSpillCodec<Frame>() });
+    const ch = new BoundedChannel<Frame>({
+      name: 'bench-spill',
+      capacity: 1024,
+      policy: 'spill',
+      spillDir: dir,
+      codec: jsonSpillCodec<Frame>(),
+    });
     let started = performance.now();
     for (let i = 0; i < total; i++) ch.offer(ITEMS[i & 4095]!);
     ch.close(); // flushes
@@ -112,5 +136,6 @@ export async function run(): Promise<Record<string, number | string>> {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const figures = await run();
-  for (const [k, v] of Object.entries(figures)) console.log(`${k.padEnd(58)} ${typeof v === 'number' ? v.toLocaleString('en-US') : v}`);
+  for (const [k, v] of Object.entries(figures))
+    console.log(`${k.padEnd(58)} ${typeof v === 'number' ? v.toLocaleString('en-US') : v}`);
 }

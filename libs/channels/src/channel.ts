@@ -90,9 +90,13 @@ const RESOLVED: Promise<void> = Promise.resolve();
 const POLICIES: readonly BackpressurePolicy[] = ['wait', 'drop-oldest', 'sample', 'spill'];
 
 function invalid(name: string, key: string, expected: string, got: unknown): CfError {
-  return new CfError('CF_CONFIG_INVALID', `channel ${name}: ${key}: expected ${expected}, got ${String(got)}`, {
-    context: { channel: name, key, value: got },
-  });
+  return new CfError(
+    'CF_CONFIG_INVALID',
+    `channel ${name}: ${key}: expected ${expected}, got ${String(got)}`,
+    {
+      context: { channel: name, key, value: got },
+    },
+  );
 }
 
 /**
@@ -148,17 +152,21 @@ export class BoundedChannel<T> {
 
   constructor(options: ChannelOptions<T>) {
     const name = options.name;
-    if (typeof name !== 'string' || name.length === 0) throw invalid(String(name), 'name', 'a non-empty string', name);
+    if (typeof name !== 'string' || name.length === 0)
+      throw invalid(String(name), 'name', 'a non-empty string', name);
     if (!Number.isInteger(options.capacity) || options.capacity < 1) {
       throw invalid(name, 'capacity', 'a positive integer', options.capacity);
     }
-    if (!POLICIES.includes(options.policy)) throw invalid(name, 'policy', POLICIES.join(' | '), options.policy);
+    if (!POLICIES.includes(options.policy))
+      throw invalid(name, 'policy', POLICIES.join(' | '), options.policy);
     const sampleEvery = options.sampleEvery ?? 10;
-    if (!Number.isInteger(sampleEvery) || sampleEvery < 1) throw invalid(name, 'sampleEvery', 'a positive integer', sampleEvery);
+    if (!Number.isInteger(sampleEvery) || sampleEvery < 1)
+      throw invalid(name, 'sampleEvery', 'a positive integer', sampleEvery);
     const warn = options.warnOccupancy ?? 0.8;
     if (!(warn > 0 && warn <= 1)) throw invalid(name, 'warnOccupancy', 'a number in (0, 1]', warn);
     const delayEvery = options.delaySampleEvery ?? 16;
-    if (!Number.isInteger(delayEvery) || delayEvery < 1) throw invalid(name, 'delaySampleEvery', 'a positive integer', delayEvery);
+    if (!Number.isInteger(delayEvery) || delayEvery < 1)
+      throw invalid(name, 'delaySampleEvery', 'a positive integer', delayEvery);
 
     this.name = name;
     this.policy = options.policy;
@@ -172,18 +180,27 @@ export class BoundedChannel<T> {
     this.delayTick = delayEvery - 1; // the first item is measured
 
     if (options.policy === 'spill') {
-      if (!options.spillDir) throw invalid(name, 'spillDir', "a directory (required by policy 'spill')", options.spillDir);
-      if (!options.codec) throw invalid(name, 'codec', "a SpillCodec (required by policy 'spill')", options.codec);
+      if (!options.spillDir)
+        throw invalid(name, 'spillDir', "a directory (required by policy 'spill')", options.spillDir);
+      if (!options.codec)
+        throw invalid(name, 'codec', "a SpillCodec (required by policy 'spill')", options.codec);
       const segmentBytes = options.spillSegmentBytes ?? 64 * 1024 * 1024;
       const writeBufferBytes = options.spillWriteBufferBytes ?? 256 * 1024;
       const flushMs = options.spillFlushMs ?? 100;
-      if (!Number.isInteger(segmentBytes) || segmentBytes < 1) throw invalid(name, 'spillSegmentBytes', 'a positive integer', segmentBytes);
+      if (!Number.isInteger(segmentBytes) || segmentBytes < 1)
+        throw invalid(name, 'spillSegmentBytes', 'a positive integer', segmentBytes);
       if (!Number.isInteger(writeBufferBytes) || writeBufferBytes < 1) {
         throw invalid(name, 'spillWriteBufferBytes', 'a positive integer', writeBufferBytes);
       }
       if (!(flushMs >= 0)) throw invalid(name, 'spillFlushMs', 'a non-negative number', flushMs);
       this.codec = options.codec;
-      this.spill = new SpillStore({ channel: name, root: options.spillDir, segmentBytes, writeBufferBytes, flushMs });
+      this.spill = new SpillStore({
+        channel: name,
+        root: options.spillDir,
+        segmentBytes,
+        writeBufferBytes,
+        flushMs,
+      });
     }
   }
 
@@ -212,7 +229,8 @@ export class BoundedChannel<T> {
    */
   offer(item: T): boolean {
     if (this.isClosed) throw this.closedError();
-    if (item === undefined) throw new CfError('CF_INTERNAL', `channel ${this.name}: undefined cannot be sent`);
+    if (item === undefined)
+      throw new CfError('CF_INTERNAL', `channel ${this.name}: undefined cannot be sent`);
     const spill = this.spill;
     if (this.count < this.cap && (spill === undefined || spill.backlog === 0)) {
       this.sampleTick = 0;
@@ -275,16 +293,25 @@ export class BoundedChannel<T> {
   /**
    * Up to `max` items that are available now, waiting for the first if there is none: a consumer that
    * awaited something else meanwhile gets everything that piled up in one call. [] once closed and drained.
+   * Items are appended to `into` (pass a reused array to avoid one allocation per batch).
    */
   receiveBatch(max: number, into: T[] = []): Promise<T[]> {
-    if (!(max >= 1)) return Promise.reject(new CfError('CF_INTERNAL', `channel ${this.name}: receiveBatch max must be >= 1, got ${max}`));
+    if (!(max >= 1))
+      return Promise.reject(
+        new CfError('CF_INTERNAL', `channel ${this.name}: receiveBatch max must be >= 1, got ${max}`),
+      );
+    let taken = 0;
     try {
       if (this.count > 0 || this.refill()) {
-        while (into.length < max && (this.count > 0 || this.refill())) into.push(this.take());
+        taken = 0;
+        while (taken < max && (this.count > 0 || this.refill())) {
+          into.push(this.take());
+          taken++;
+        }
         return Promise.resolve(into);
       }
     } catch (err) {
-      if (into.length > 0) return Promise.resolve(into); // hand over what we have; the error repeats on the next call
+      if (taken > 0) return Promise.resolve(into); // hand over what we have; the error repeats on the next call
       return Promise.reject(err);
     }
     if (this.isClosed) {
@@ -323,7 +350,10 @@ export class BoundedChannel<T> {
     const spill = this.spill;
     const codec = this.codec;
     if (spill === undefined || codec === undefined) {
-      throw new CfError('CF_INTERNAL', `channel ${this.name}: detach() needs policy 'spill' (policy is '${this.policy}')`);
+      throw new CfError(
+        'CF_INTERNAL',
+        `channel ${this.name}: detach() needs policy 'spill' (policy is '${this.policy}')`,
+      );
     }
     this.isClosed = true;
     const head: string[] = [];
@@ -484,10 +514,14 @@ export class BoundedChannel<T> {
         if (item === undefined) throw new Error('codec decoded undefined');
       } catch (err) {
         this.spillCorrupt++;
-        failure ??= new CfError('CF_SPILL_IO', `channel ${this.name}: spilled line does not decode (skipped)`, {
-          cause: err,
-          context: { channel: this.name, dir: spill.dir, preview: line.slice(0, 160) },
-        });
+        failure ??= new CfError(
+          'CF_SPILL_IO',
+          `channel ${this.name}: spilled line does not decode (skipped)`,
+          {
+            cause: err,
+            context: { channel: this.name, dir: spill.dir, preview: line.slice(0, 160) },
+          },
+        );
         continue;
       }
       let tail = this.head + this.count;
@@ -510,6 +544,8 @@ export class BoundedChannel<T> {
   }
 
   private closedError(): CfError {
-    return new CfError('CF_CHANNEL_CLOSED', `channel ${this.name} is closed`, { context: { channel: this.name, ...this.labels } });
+    return new CfError('CF_CHANNEL_CLOSED', `channel ${this.name} is closed`, {
+      context: { channel: this.name, ...this.labels },
+    });
   }
 }

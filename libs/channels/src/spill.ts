@@ -47,7 +47,9 @@ function segmentName(seq: number): string {
 }
 
 function errCode(err: unknown): string | undefined {
-  return typeof err === 'object' && err !== null && 'code' in err ? String((err as { code: unknown }).code) : undefined;
+  return typeof err === 'object' && err !== null && 'code' in err
+    ? String((err as { code: unknown }).code)
+    : undefined;
 }
 
 function pidAlive(pid: number): boolean {
@@ -106,7 +108,10 @@ export class SpillStore {
 
   constructor(opts: SpillStoreOptions) {
     if (opts.channel === '.' || opts.channel === '..' || opts.channel === '') {
-      throw new CfError('CF_CONFIG_INVALID', `channel name ${JSON.stringify(opts.channel)} cannot name a spill directory`);
+      throw new CfError(
+        'CF_CONFIG_INVALID',
+        `channel name ${JSON.stringify(opts.channel)} cannot name a spill directory`,
+      );
     }
     this.channel = opts.channel;
     this.segmentBytes = opts.segmentBytes;
@@ -213,15 +218,21 @@ export class SpillStore {
       this.bufPos = 0;
       this.bufLen = rest;
       const fd = this.readFd;
-      const n = this.io('read', this.segPath(this.readSeq), () => readSync(fd, buf, rest, buf.length - rest, this.readOffset + rest));
+      const n = this.io('read', this.segPath(this.readSeq), () =>
+        readSync(fd, buf, rest, buf.length - rest, this.readOffset + rest),
+      );
       if (n > 0) {
         this.bufLen += n;
         continue;
       }
       if (this.readSeq === this.writeSeq) {
-        throw new CfError('CF_SPILL_IO', `spill of channel ${this.channel}: ${this.backlog} lines expected but the segment ends`, {
-          context: { channel: this.channel, path: this.segPath(this.readSeq), offset: this.readOffset },
-        });
+        throw new CfError(
+          'CF_SPILL_IO',
+          `spill of channel ${this.channel}: ${this.backlog} lines expected but the segment ends`,
+          {
+            context: { channel: this.channel, path: this.segPath(this.readSeq), offset: this.readOffset },
+          },
+        );
       }
       if (rest > 0) this.tornTails++; // partial last line of a segment cut short by a crash
       this.closeReader();
@@ -326,9 +337,13 @@ export class SpillStore {
   private openReader(): void {
     const seq = this.segments[0];
     if (seq === undefined) {
-      throw new CfError('CF_SPILL_IO', `spill of channel ${this.channel}: ${this.backlog} lines expected but no segment left`, {
-        context: { channel: this.channel, dir: this.dir },
-      });
+      throw new CfError(
+        'CF_SPILL_IO',
+        `spill of channel ${this.channel}: ${this.backlog} lines expected but no segment left`,
+        {
+          context: { channel: this.channel, dir: this.dir },
+        },
+      );
     }
     const path = this.segPath(seq);
     this.readFd = this.io('open', path, () => openSync(path, 'r'));
@@ -447,13 +462,19 @@ export class SpillStore {
         // vanished or unreadable: treat as stale
       }
       if (Number.isInteger(pid) && pid > 0 && pidAlive(pid)) {
-        throw new CfError('CF_SPILL_IO', `spill directory of channel ${this.channel} is in use by pid ${pid}${pid === process.pid ? ' (this process)' : ''}`, {
-          context: { channel: this.channel, dir: this.dir, pid },
-        });
+        throw new CfError(
+          'CF_SPILL_IO',
+          `spill directory of channel ${this.channel} is in use by pid ${pid}${pid === process.pid ? ' (this process)' : ''}`,
+          {
+            context: { channel: this.channel, dir: this.dir, pid },
+          },
+        );
       }
       this.unlink(this.lockPath); // the owner died: take over
     }
-    throw new CfError('CF_SPILL_IO', `could not lock the spill directory of channel ${this.channel}`, { context: { dir: this.dir } });
+    throw new CfError('CF_SPILL_IO', `could not lock the spill directory of channel ${this.channel}`, {
+      context: { dir: this.dir },
+    });
   }
 
   private segPath(seq: number): string {
@@ -478,10 +499,14 @@ export class SpillStore {
 
   private ioError(op: string, path: string, cause: unknown): CfError {
     const code = errCode(cause);
-    return new CfError('CF_SPILL_IO', `spill ${op} failed for channel ${this.channel}: ${path}${code ? ` (${code})` : ''}`, {
-      cause,
-      retriable: code === 'ENOSPC' || code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN',
-      context: { channel: this.channel, op, path, errno: code },
-    });
+    return new CfError(
+      'CF_SPILL_IO',
+      `spill ${op} failed for channel ${this.channel}: ${path}${code ? ` (${code})` : ''}`,
+      {
+        cause,
+        retriable: code === 'ENOSPC' || code === 'EMFILE' || code === 'ENFILE' || code === 'EAGAIN',
+        context: { channel: this.channel, op, path, errno: code },
+      },
+    );
   }
 }

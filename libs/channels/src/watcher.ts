@@ -20,7 +20,8 @@ export interface ChannelWatcherOptions {
 
 /** Delays of 1 µs to 5 min: an item waiting longer than that has a bigger problem than a bucket. */
 export const ENQUEUE_DELAY_BUCKETS_SECONDS = [
-  0.000_001, 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300,
+  0.000_001, 0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+  30, 60, 300,
 ];
 
 type GaugeChild = ReturnType<Gauge<string>['labels']>;
@@ -71,9 +72,16 @@ export class ChannelWatcher {
     this.intervalMs = opts.intervalMs ?? 250;
     this.logger = opts.logger;
     this.warnAfter = opts.warnAfterSamples ?? 4;
-    if (!(this.intervalMs > 0)) throw new CfError('CF_CONFIG_INVALID', `ChannelWatcher intervalMs: expected > 0, got ${this.intervalMs}`);
+    if (!(this.intervalMs > 0))
+      throw new CfError(
+        'CF_CONFIG_INVALID',
+        `ChannelWatcher intervalMs: expected > 0, got ${this.intervalMs}`,
+      );
     if (!Number.isInteger(this.warnAfter) || this.warnAfter < 1) {
-      throw new CfError('CF_CONFIG_INVALID', `ChannelWatcher warnAfterSamples: expected a positive integer, got ${this.warnAfter}`);
+      throw new CfError(
+        'CF_CONFIG_INVALID',
+        `ChannelWatcher warnAfterSamples: expected a positive integer, got ${this.warnAfter}`,
+      );
     }
     this.labelNames = [...(opts.labelNames ?? ['exchange', 'stream', 'shard'])];
     const names = ['channel', ...this.labelNames];
@@ -81,7 +89,12 @@ export class ChannelWatcher {
     this.gDepth = gauge(r, 'channel_depth', 'Items in the channel memory ring.', names);
     this.gCapacity = gauge(r, 'channel_capacity', 'Memory ring capacity of the channel.', names);
     this.gOccupancy = gauge(r, 'channel_occupancy_ratio', 'channel_depth / channel_capacity.', names);
-    this.gHighWater = gauge(r, 'channel_high_water', 'Highest channel depth seen during the last sample window.', names);
+    this.gHighWater = gauge(
+      r,
+      'channel_high_water',
+      'Highest channel depth seen during the last sample window.',
+      names,
+    );
     this.gBacklog = gauge(r, 'channel_spill_backlog', 'Items spilled to disk and not yet read back.', names);
     this.hDelay = histogram(
       r,
@@ -90,10 +103,12 @@ export class ChannelWatcher {
       names,
       ENQUEUE_DELAY_BUCKETS_SECONDS,
     );
-    this.cDropped = counter(r, 'channel_dropped_total', 'Items lost to the backpressure policy, by reason (drop-oldest | sample).', [
-      ...names,
-      'reason',
-    ]);
+    this.cDropped = counter(
+      r,
+      'channel_dropped_total',
+      'Items lost to the backpressure policy, by reason (drop-oldest | sample).',
+      [...names, 'reason'],
+    );
     this.cSpilled = counter(r, 'channel_spilled_total', 'Items written to the spill directory.', names);
   }
 
@@ -145,7 +160,15 @@ export class ChannelWatcher {
     if (!entry) return;
     this.sampleOne(entry); // last deltas and delays before the series go
     this.watched.delete(channel);
-    for (const metric of [this.gDepth, this.gCapacity, this.gOccupancy, this.gHighWater, this.gBacklog, this.hDelay, this.cSpilled]) {
+    for (const metric of [
+      this.gDepth,
+      this.gCapacity,
+      this.gOccupancy,
+      this.gHighWater,
+      this.gBacklog,
+      this.hDelay,
+      this.cSpilled,
+    ]) {
       metric.remove(entry.labels);
     }
     this.cDropped.remove({ ...entry.labels, reason: 'drop-oldest' });
@@ -188,14 +211,28 @@ export class ChannelWatcher {
       if (e.above >= this.warnAfter && !e.warned) {
         e.warned = true;
         this.logger?.warn(
-          { ...e.labels, occupancy: s.occupancy, depth: s.depth, capacity: s.capacity, policy: s.policy, spillBacklog: s.spillBacklog, samples: e.above },
+          {
+            ...e.labels,
+            occupancy: s.occupancy,
+            depth: s.depth,
+            capacity: s.capacity,
+            policy: s.policy,
+            spillBacklog: s.spillBacklog,
+            samples: e.above,
+          },
           `channel ${s.name} above ${s.warnOccupancy * 100}% full for ${e.above} samples`,
         );
       }
     } else {
       if (e.warned) {
         this.logger?.info(
-          { ...e.labels, occupancy: s.occupancy, depth: s.depth, capacity: s.capacity, samplesAbove: e.above },
+          {
+            ...e.labels,
+            occupancy: s.occupancy,
+            depth: s.depth,
+            capacity: s.capacity,
+            samplesAbove: e.above,
+          },
           `channel ${s.name} occupancy back below ${s.warnOccupancy * 100}%`,
         );
       }

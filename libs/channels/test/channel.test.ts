@@ -155,7 +155,12 @@ describe("policy 'sample'", () => {
 
 describe('close semantics', () => {
   it('offer after close throws CF_CHANNEL_CLOSED; receivers drain, then get undefined', async () => {
-    const ch = new BoundedChannel<string>({ name: 'c', capacity: 4, policy: 'wait', labels: { exchange: 'binance' } });
+    const ch = new BoundedChannel<string>({
+      name: 'c',
+      capacity: 4,
+      policy: 'wait',
+      labels: { exchange: 'binance' },
+    });
     ch.offer('a');
     ch.offer('b');
     ch.close();
@@ -167,7 +172,10 @@ describe('close semantics', () => {
       err = e;
     }
     expect(isCfError(err, 'CF_CHANNEL_CLOSED')).toBe(true);
-    expect((err as { context: Record<string, unknown> }).context).toMatchObject({ channel: 'c', exchange: 'binance' });
+    expect((err as { context: Record<string, unknown> }).context).toMatchObject({
+      channel: 'c',
+      exchange: 'binance',
+    });
     expect(isCfError(await rejection(ch.send('d')), 'CF_CHANNEL_CLOSED')).toBe(true);
     expect(await ch.receive()).toBe('a');
     expect(await ch.receiveBatch(10)).toEqual(['b']);
@@ -227,7 +235,10 @@ describe('validation and stats', () => {
     for (const [opts, msg] of bad) {
       let err: unknown;
       try {
-        new BoundedChannel<number>({ name: 'v', ...(opts as unknown as { capacity: number; policy: BackpressurePolicy }) });
+        new BoundedChannel<number>({
+          name: 'v',
+          ...(opts as unknown as { capacity: number; policy: BackpressurePolicy }),
+        });
       } catch (e) {
         err = e;
       }

@@ -1,5 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, appendFileSync, writeFileSync, rmSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  appendFileSync,
+  writeFileSync,
+  rmSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -114,7 +122,9 @@ describe("policy 'spill'", () => {
   it('survives a crash: a new process reads the spilled items first, in order', async () => {
     const dir = tempDir();
     const child = join(import.meta.dirname, 'fixtures', 'spill-crash-child.ts');
-    execFileSync(process.execPath, ['--import', 'tsx', child, dir, '200000', '1000', String(1024 * 1024)], { stdio: 'pipe' });
+    execFileSync(process.execPath, ['--import', 'tsx', child, dir, '200000', '1000', String(1024 * 1024)], {
+      stdio: 'pipe',
+    });
     const segDir = join(dir, encodeURIComponent('binance/ticks/raw'));
     expect(readFileSync(join(segDir, 'lock'), 'latin1').trim()).toMatch(/^\d+$/); // the dead process's lock
     const ch = spillChannel(dir);
@@ -186,7 +196,10 @@ describe("policy 'spill'", () => {
       err = e;
     }
     expect(isCfError(err, 'CF_SPILL_IO')).toBe(true);
-    expect((err as { context: Record<string, unknown> }).context).toMatchObject({ channel: 'binance/ticks/raw', op: 'mkdir' });
+    expect((err as { context: Record<string, unknown> }).context).toMatchObject({
+      channel: 'binance/ticks/raw',
+      op: 'mkdir',
+    });
   });
 
   it('a line that does not decode is reported once and skipped; the rest still arrives', async () => {

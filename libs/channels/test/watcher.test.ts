@@ -23,11 +23,17 @@ function capture(): { lines: () => Record<string, unknown>[]; stream: PassThroug
   };
 }
 
-async function value(registry: Registry, name: string, labels: Record<string, string>): Promise<number | undefined> {
+async function value(
+  registry: Registry,
+  name: string,
+  labels: Record<string, string>,
+): Promise<number | undefined> {
   const metric = registry.getSingleMetric(name);
   if (!metric) return undefined;
   const data = await metric.get();
-  const found = data.values.find((v) => Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want));
+  const found = data.values.find((v) =>
+    Object.entries(labels).every(([k, want]) => String((v.labels as Record<string, unknown>)[k]) === want),
+  );
   return found?.value;
 }
 
@@ -73,11 +79,23 @@ describe('ChannelWatcher', () => {
   it('counts sampled-out items and spill totals and backlog', async () => {
     const registry = new Registry();
     const watcher = new ChannelWatcher({ registry });
-    const sampled = new BoundedChannel<number>({ name: 'rows', capacity: 2, policy: 'sample', sampleEvery: 4, labels: { exchange: 'binance' } });
+    const sampled = new BoundedChannel<number>({
+      name: 'rows',
+      capacity: 2,
+      policy: 'sample',
+      sampleEvery: 4,
+      labels: { exchange: 'binance' },
+    });
     for (let i = 0; i < 10; i++) sampled.offer(i); // 8 while full: 2 kept, 6 sampled out
     const dir = mkdtempSync(join(tmpdir(), 'cf-watch-'));
     try {
-      const spilling = new BoundedChannel<number>({ name: 'spill', capacity: 5, policy: 'spill', spillDir: dir, codec: jsonSpillCodec<number>() });
+      const spilling = new BoundedChannel<number>({
+        name: 'spill',
+        capacity: 5,
+        policy: 'spill',
+        spillDir: dir,
+        codec: jsonSpillCodec<number>(),
+      });
       for (let i = 0; i < 25; i++) spilling.offer(i);
       watcher.watch(sampled as BoundedChannel<unknown>);
       watcher.watch(spilling as BoundedChannel<unknown>);
@@ -103,26 +121,48 @@ describe('ChannelWatcher', () => {
   it('observes enqueue delays into the histogram', async () => {
     const registry = new Registry();
     const watcher = new ChannelWatcher({ registry });
-    const ch = new BoundedChannel<number>({ name: 'raw', capacity: 100, policy: 'wait', delaySampleEvery: 1, labels: { exchange: 'binance', stream: 'ticks', shard: '3' } });
+    const ch = new BoundedChannel<number>({
+      name: 'raw',
+      capacity: 100,
+      policy: 'wait',
+      delaySampleEvery: 1,
+      labels: { exchange: 'binance', stream: 'ticks', shard: '3' },
+    });
     watcher.watch(ch as BoundedChannel<unknown>);
     for (let i = 0; i < 30; i++) ch.offer(i);
     for (let i = 0; i < 30; i++) ch.tryReceive();
     watcher.sampleNow();
     const metric = await registry.getSingleMetric('channel_enqueue_delay_seconds')!.get();
-    const count = metric.values.find((v) => (v as { metricName?: string }).metricName === 'channel_enqueue_delay_seconds_count');
+    const count = metric.values.find(
+      (v) => (v as { metricName?: string }).metricName === 'channel_enqueue_delay_seconds_count',
+    );
     expect(count?.value).toBe(30);
-    const inf = metric.values.find((v) => (v as { metricName?: string }).metricName === 'channel_enqueue_delay_seconds_bucket' && v.labels.le === '+Inf');
+    const inf = metric.values.find(
+      (v) =>
+        (v as { metricName?: string }).metricName === 'channel_enqueue_delay_seconds_bucket' &&
+        v.labels.le === '+Inf',
+    );
     expect(inf?.value).toBe(30);
     watcher.sampleNow(); // samples are consumed once
     const again = await registry.getSingleMetric('channel_enqueue_delay_seconds')!.get();
-    expect(again.values.find((v) => (v as { metricName?: string }).metricName === 'channel_enqueue_delay_seconds_count')?.value).toBe(30);
+    expect(
+      again.values.find(
+        (v) => (v as { metricName?: string }).metricName === 'channel_enqueue_delay_seconds_count',
+      )?.value,
+    ).toBe(30);
   });
 
   it('warns once when occupancy stays high for warnAfterSamples samples, and says once when it recovers', () => {
     const out = capture();
     const logger = createLogger({ app: 'test', destination: out.stream });
     const watcher = new ChannelWatcher({ registry: new Registry(), logger, warnAfterSamples: 3 });
-    const ch = new BoundedChannel<number>({ name: 'raw', capacity: 10, policy: 'wait', warnOccupancy: 0.8, labels: { exchange: 'binance', stream: 'ticks', shard: '3' } });
+    const ch = new BoundedChannel<number>({
+      name: 'raw',
+      capacity: 10,
+      policy: 'wait',
+      warnOccupancy: 0.8,
+      labels: { exchange: 'binance', stream: 'ticks', shard: '3' },
+    });
     watcher.watch(ch as BoundedChannel<unknown>); // first sample: empty
     for (let i = 0; i < 9; i++) ch.offer(i);
     watcher.sampleNow();
@@ -139,7 +179,14 @@ describe('ChannelWatcher', () => {
     watcher.sampleNow();
     let lines = out.lines();
     expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({ level: 'warn', channel: 'raw', exchange: 'binance', shard: '3', depth: 9, capacity: 10 });
+    expect(lines[0]).toMatchObject({
+      level: 'warn',
+      channel: 'raw',
+      exchange: 'binance',
+      shard: '3',
+      depth: 9,
+      capacity: 10,
+    });
     while (ch.tryReceive() !== undefined) {
       /* drain */
     }

@@ -20,12 +20,16 @@ export async function run(): Promise<Record<string, number | string>> {
     for (let s = 0; s < total; s++) if (s % (n - 1) !== s % n) mod++;
     sumRv += rv;
     sumMod += mod;
-    if ([2, 3, 4, 8, 16, 32, 64].includes(n)) figures[`${n - 1}→${n} replicas: moved rendezvous / modulo / ideal`] = `${rv} / ${mod} / ${Math.round(total / n)}`;
+    if ([2, 3, 4, 8, 16, 32, 64].includes(n))
+      figures[`${n - 1}→${n} replicas: moved rendezvous / modulo / ideal`] =
+        `${rv} / ${mod} / ${Math.round(total / n)}`;
     prev = next;
   }
   figures['total moved 1→64: rendezvous'] = sumRv;
   figures['total moved 1→64: modulo'] = sumMod;
-  figures['assignment time for 1024 shards × 64 replicas (ms)'] = Number(((performance.now() - started) / 63).toFixed(2));
+  figures['assignment time for 1024 shards × 64 replicas (ms)'] = Number(
+    ((performance.now() - started) / 63).toFixed(2),
+  );
   return figures;
 }
 

@@ -19,9 +19,13 @@ export const MAX_TOTAL_SHARDS = 65_536;
 
 export function checkTotalShards(totalShards: number, where = 'totalShards'): void {
   if (!Number.isInteger(totalShards) || totalShards < 1 || totalShards > MAX_TOTAL_SHARDS) {
-    throw new CfError('CF_SHARDING', `${where}: expected an integer in [1, ${MAX_TOTAL_SHARDS}], got ${String(totalShards)}`, {
-      context: { [where]: totalShards },
-    });
+    throw new CfError(
+      'CF_SHARDING',
+      `${where}: expected an integer in [1, ${MAX_TOTAL_SHARDS}], got ${String(totalShards)}`,
+      {
+        context: { [where]: totalShards },
+      },
+    );
   }
 }
 

@@ -36,9 +36,13 @@ export class StaticOwnership implements ShardOwnership {
   constructor(opts: StaticOwnershipOptions) {
     checkTotalShards(opts.totalShards, 'totalShards');
     if (!Number.isInteger(opts.replicaCount) || opts.replicaCount < 1) {
-      throw new CfError('CF_SHARDING', `replicaCount: expected a positive integer, got ${String(opts.replicaCount)}`, {
-        context: { replicaCount: opts.replicaCount },
-      });
+      throw new CfError(
+        'CF_SHARDING',
+        `replicaCount: expected a positive integer, got ${String(opts.replicaCount)}`,
+        {
+          context: { replicaCount: opts.replicaCount },
+        },
+      );
     }
     if (opts.replicaCount > opts.totalShards) {
       throw new CfError(
@@ -47,7 +51,11 @@ export class StaticOwnership implements ShardOwnership {
         { context: { replicaCount: opts.replicaCount, totalShards: opts.totalShards } },
       );
     }
-    if (!Number.isInteger(opts.replicaIndex) || opts.replicaIndex < 0 || opts.replicaIndex >= opts.replicaCount) {
+    if (
+      !Number.isInteger(opts.replicaIndex) ||
+      opts.replicaIndex < 0 ||
+      opts.replicaIndex >= opts.replicaCount
+    ) {
       throw new CfError(
         'CF_SHARDING',
         `replicaIndex: expected an integer in [0, ${opts.replicaCount - 1}] (replicaCount ${opts.replicaCount}), got ${String(opts.replicaIndex)}`,

@@ -57,8 +57,7 @@ describe('ShardHasher', () => {
     const counts = new Array<number>(shards).fill(0);
     for (const s of symbols(n)) {
       const id = hasher.shardId('binance', s, shards);
-      expect(id).toBeGreaterThanOrEqual(0);
-      expect(id).toBeLessThan(shards);
+      if (!(id >= 0 && id < shards)) throw new Error(`${s}: shard ${id} out of range`);
       counts[id]! += 1;
     }
     const expected = n / shards;
@@ -79,7 +78,12 @@ describe('ShardHasher', () => {
 
 describe('StaticOwnership', () => {
   it('partitions every shard exactly once across replicas', () => {
-    for (const [total, replicas] of [[16, 1], [16, 3], [1024, 7], [5, 5]] as const) {
+    for (const [total, replicas] of [
+      [16, 1],
+      [16, 3],
+      [1024, 7],
+      [5, 5],
+    ] as const) {
       const seen = new Array<number>(total).fill(0);
       for (let i = 0; i < replicas; i++) {
         const own = new StaticOwnership({ totalShards: total, replicaIndex: i, replicaCount: replicas });
@@ -97,7 +101,13 @@ describe('StaticOwnership', () => {
   it('describes itself and never notifies', async () => {
     const own = new StaticOwnership({ totalShards: 16, replicaIndex: 1, replicaCount: 4 });
     expect([...own.owned()]).toEqual([1, 5, 9, 13]);
-    expect(own.describe()).toEqual({ mode: 'static', totalShards: 16, replicaIndex: 1, replicaCount: 4, ownedCount: 4 });
+    expect(own.describe()).toEqual({
+      mode: 'static',
+      totalShards: 16,
+      replicaIndex: 1,
+      replicaCount: 4,
+      ownedCount: 4,
+    });
     let calls = 0;
     const off = own.onChange(() => calls++);
     off();
@@ -106,12 +116,30 @@ describe('StaticOwnership', () => {
   });
 
   it('validates its arguments, naming the bad value', () => {
-    expectShardingError(() => new StaticOwnership({ totalShards: 0, replicaIndex: 0, replicaCount: 1 }), /totalShards.*got 0/);
-    expectShardingError(() => new StaticOwnership({ totalShards: 16, replicaIndex: 0, replicaCount: 0 }), /replicaCount.*got 0/);
-    expectShardingError(() => new StaticOwnership({ totalShards: 16, replicaIndex: 2, replicaCount: 2 }), /replicaIndex.*\[0, 1\].*got 2/);
-    expectShardingError(() => new StaticOwnership({ totalShards: 16, replicaIndex: -1, replicaCount: 2 }), /replicaIndex.*got -1/);
-    expectShardingError(() => new StaticOwnership({ totalShards: 4, replicaIndex: 0, replicaCount: 5 }), /replicaCount.*<= totalShards \(4\).*got 5/);
-    expectShardingError(() => new StaticOwnership({ totalShards: 16, replicaIndex: 0.5, replicaCount: 2 }), /replicaIndex.*got 0\.5/);
+    expectShardingError(
+      () => new StaticOwnership({ totalShards: 0, replicaIndex: 0, replicaCount: 1 }),
+      /totalShards.*got 0/,
+    );
+    expectShardingError(
+      () => new StaticOwnership({ totalShards: 16, replicaIndex: 0, replicaCount: 0 }),
+      /replicaCount.*got 0/,
+    );
+    expectShardingError(
+      () => new StaticOwnership({ totalShards: 16, replicaIndex: 2, replicaCount: 2 }),
+      /replicaIndex.*\[0, 1\].*got 2/,
+    );
+    expectShardingError(
+      () => new StaticOwnership({ totalShards: 16, replicaIndex: -1, replicaCount: 2 }),
+      /replicaIndex.*got -1/,
+    );
+    expectShardingError(
+      () => new StaticOwnership({ totalShards: 4, replicaIndex: 0, replicaCount: 5 }),
+      /replicaCount.*<= totalShards \(4\).*got 5/,
+    );
+    expectShardingError(
+      () => new StaticOwnership({ totalShards: 16, replicaIndex: 0.5, replicaCount: 2 }),
+      /replicaIndex.*got 0\.5/,
+    );
   });
 });
 
