@@ -43,7 +43,7 @@ const parquetjsLite: Writer = async (schema, rows) => {
   for (const c of schema.columns) fields[c.name] = { type: PJ_TYPES[c.type], optional: !c.required, compression: 'SNAPPY' };
   const path = join(tmp, `pj-${seq++}.parquet`);
   const w = await parquet.ParquetWriter.openFile(new parquet.ParquetSchema(fields), path);
-  w.setRowGroupSize(131_072);
+  w.setRowGroupSize(32_768);
   for (const r of rows) {
     // parquetjs-lite skips keys it is given as null only when absent: drop nulls
     const o: Record<string, unknown> = {};
@@ -109,7 +109,7 @@ const parquetWasm: Writer = async (schema, rows) => {
   const wasmTable = pw.Table.fromIPCStream(arrow.tableToIPC(table, 'stream'));
   const props = new pw.WriterPropertiesBuilder()
     .setCompression(pw.Compression.SNAPPY)
-    .setMaxRowGroupSize(131_072)
+    .setMaxRowGroupSize(32_768)
     .build();
   return pw.writeParquet(wasmTable, props);
 };
@@ -123,7 +123,7 @@ function hasFieldIds(bytes: Uint8Array): string {
 async function measure(write: Writer, schema: TableSchema, rows: readonly CanonicalRow[], runs: number): Promise<{ rowsPerSec: number; mbPerSec: number; bytes: number; fieldIds: string }> {
   await write(schema, rows.slice(0, Math.min(rows.length, 20_000))); // warm-up (JIT, WASM init)
   let best = Number.POSITIVE_INFINITY;
-  let out = new Uint8Array();
+  let out: Uint8Array = new Uint8Array();
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
     out = await write(schema, rows);
@@ -168,7 +168,7 @@ export async function run(): Promise<Record<string, number | string>> {
       figures[`${name} ${label} bytes`] = m.bytes;
       figures[`${name} ${label} field ids`] = m.fieldIds;
     }
-    figures[`hyparquet-writer ${label} max event-loop stall ms (row group 131072)`] = await maxStallMs(schema, rows);
+    figures[`hyparquet-writer ${label} max event-loop stall ms (row group 32768)`] = await maxStallMs(schema, rows);
   }
   rmSync(tmp, { recursive: true, force: true });
   return figures;

@@ -23,8 +23,9 @@ export const PARQUET_META_TABLE = 'cryptoflow.table';
 
 export interface ParquetEncoderOptions {
   /**
-   * Rows per row group. Also the unit of work between event-loop yields in `encodeAsync`.
-   * 131072 keeps one group of trades ≈ 2-3 MB encoded and ≈ 0.1-0.2 s of CPU (see the bench).
+   * Rows per row group, also the unit of work between event-loop yields in `encodeAsync`, so it bounds the
+   * longest stall a flush imposes on sockets. 32768 trades ≈ 1 MB encoded; the bench prints the stall.
+   * (S3 Tables compaction rewrites files into 512 MB ones, so small groups do not persist.)
    */
   readonly rowGroupRows?: number;
   /** Written as the footer's `created_by`. Keep it constant: it is part of the bytes. */
@@ -112,7 +113,7 @@ export class ParquetEncoder {
       { key: PARQUET_META_SCHEMA_VERSION, value: String(schema.schemaVersion) },
       { key: PARQUET_META_TABLE, value: schema.table },
     ];
-    this.rowGroupRows = options.rowGroupRows ?? 131_072;
+    this.rowGroupRows = options.rowGroupRows ?? 32_768;
     if (!Number.isInteger(this.rowGroupRows) || this.rowGroupRows < 1) {
       throw new CfError('CF_CONFIG_INVALID', `sink.parquet.row_group_rows: expected positive integer, got ${this.rowGroupRows}`);
     }
@@ -240,8 +241,14 @@ export class ParquetEncoder {
           for (let i = 0; i < n; i++) out[i] = (src[start + i] as Record<string, number>)[name] as number;
           return out;
         }
-        case Kind.Long:
         case Kind.Timestamp: {
+          // Numbers, not bigints: hyparquet's TIMESTAMP unconvert does BigInt(v) itself, and every BigInt is
+          // a heap object — converting here too doubled the allocations (GC was the top profile entry).
+          const out = new Float64Array(n);
+          for (let i = 0; i < n; i++) out[i] = (src[start + i] as Record<string, number>)[name] as number;
+          return out;
+        }
+        case Kind.Long: {
           const out = new BigInt64Array(n);
           for (let i = 0; i < n; i++) out[i] = BigInt((src[start + i] as Record<string, number>)[name] as number);
           return out;
@@ -251,7 +258,7 @@ export class ParquetEncoder {
       }
     }
     const out: unknown[] = new Array(n);
-    if (p.kind === Kind.Long || p.kind === Kind.Timestamp) {
+    if (p.kind === Kind.Long) {
       for (let i = 0; i < n; i++) {
         const v = (src[start + i] as Record<string, unknown>)[name];
         out[i] = v === null || v === undefined ? null : BigInt(v as number);
