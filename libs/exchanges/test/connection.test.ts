@@ -18,7 +18,10 @@ async function venue(opts: ConstructorParameters<typeof FakeExchange>[0]) {
   return { fake, ...urls };
 }
 
-function connection(over: Partial<BinanceStreamConnectionOptions> & Pick<BinanceStreamConnectionOptions, 'exchange' | 'wsBaseUrl' | 'streams'>) {
+function connection(
+  over: Partial<BinanceStreamConnectionOptions> &
+    Pick<BinanceStreamConnectionOptions, 'exchange' | 'wsBaseUrl' | 'streams'>,
+) {
   const frames: RawFrame[] = [];
   const events: string[] = [];
   const registry = new Registry();
@@ -61,11 +64,14 @@ describe('BinanceStreamConnection', () => {
     expect(frames.map((f) => f.data)).toEqual(expected);
     expect(new Set(frames.map((f) => f.connId))).toEqual(new Set(['binance/test/s0/c1#1']));
     expect(frames.every((f) => f.exchange === 'binance' && f.receivedAt >= before - 1_000_000)).toBe(true);
-    for (let i = 1; i < frames.length; i++) expect(frames[i]!.receivedAt).toBeGreaterThanOrEqual(frames[i - 1]!.receivedAt);
+    for (let i = 1; i < frames.length; i++)
+      expect(frames[i]!.receivedAt).toBeGreaterThanOrEqual(frames[i - 1]!.receivedAt);
     expect(conn.state).toBe('open');
     expect(conn.connectedOnce).toBe(true);
     expect(await metric(registry, 'ws_frames_received_total')).toBe(expected.length);
-    expect(await metric(registry, 'ws_bytes_received_total')).toBe(expected.reduce((n, s) => n + Buffer.byteLength(s), 0));
+    expect(await metric(registry, 'ws_bytes_received_total')).toBe(
+      expected.reduce((n, s) => n + Buffer.byteLength(s), 0),
+    );
     expect(await metric(registry, 'ws_connections', { state: 'open' })).toBe(1);
     await conn.stop();
     expect(conn.state).toBe('closed');
@@ -74,8 +80,20 @@ describe('BinanceStreamConnection', () => {
 
   it('USD-M: refuses a stream on the wrong route (the venue would silently never deliver it)', async () => {
     const { wsUrl, fake } = await venue({ venue: 'binance-usdm', captures: USDM, speed: 20 });
-    expect(() => connection({ exchange: 'binance-usdm', wsBaseUrl: wsUrl, route: 'public', streams: ['sushiusdt@aggTrade'] })).toThrow(/\/market path/);
-    const { conn, frames } = connection({ exchange: 'binance-usdm', wsBaseUrl: wsUrl, route: 'market', streams: ['sushiusdt@aggTrade'] });
+    expect(() =>
+      connection({
+        exchange: 'binance-usdm',
+        wsBaseUrl: wsUrl,
+        route: 'public',
+        streams: ['sushiusdt@aggTrade'],
+      }),
+    ).toThrow(/\/market path/);
+    const { conn, frames } = connection({
+      exchange: 'binance-usdm',
+      wsBaseUrl: wsUrl,
+      route: 'market',
+      streams: ['sushiusdt@aggTrade'],
+    });
     expect(() => conn.subscribe(['sushiusdt@depth@100ms'])).toThrow(/\/public path/);
     conn.start();
     await fake.whenFinished();
@@ -85,12 +103,24 @@ describe('BinanceStreamConnection', () => {
 
   it('SUBSCRIBE mid-stream: new stream frames follow, LIST_SUBSCRIPTIONS agrees, UNSUBSCRIBE stops them', async () => {
     const { wsUrl } = await venue({ venue: 'binance-usdm', captures: USDM, speed: 10 });
-    const { conn, frames } = connection({ exchange: 'binance-usdm', wsBaseUrl: wsUrl, route: 'public', streams: ['sushiusdt@depth@100ms'] });
+    const { conn, frames } = connection({
+      exchange: 'binance-usdm',
+      wsBaseUrl: wsUrl,
+      route: 'public',
+      streams: ['sushiusdt@depth@100ms'],
+    });
     conn.start();
     await until(() => frames.length >= 3, 'first frames');
     conn.subscribe(['ctkusdt@depth@100ms', 'ctkusdt@bookTicker']);
-    await until(() => frames.some((f) => f.data.includes('"ctkusdt@depth@100ms"')) && frames.some((f) => f.data.includes('"ctkusdt@bookTicker"')), 'new streams');
-    expect(new Set(await conn.listSubscriptions())).toEqual(new Set(['sushiusdt@depth@100ms', 'ctkusdt@depth@100ms', 'ctkusdt@bookTicker']));
+    await until(
+      () =>
+        frames.some((f) => f.data.includes('"ctkusdt@depth@100ms"')) &&
+        frames.some((f) => f.data.includes('"ctkusdt@bookTicker"')),
+      'new streams',
+    );
+    expect(new Set(await conn.listSubscriptions())).toEqual(
+      new Set(['sushiusdt@depth@100ms', 'ctkusdt@depth@100ms', 'ctkusdt@bookTicker']),
+    );
     conn.unsubscribe(['ctkusdt@bookTicker']);
     expect(await conn.listSubscriptions()).not.toContain('ctkusdt@bookTicker');
     const mark = frames.length;
@@ -100,21 +130,35 @@ describe('BinanceStreamConnection', () => {
 
   it('reconnects with backoff after the venue drops it and resubscribes everything (incl. live additions)', async () => {
     const { wsUrl, fake } = await venue({ venue: 'binance-usdm', captures: USDM, speed: 10 });
-    const { conn, frames, events, registry } = connection({ exchange: 'binance-usdm', wsBaseUrl: wsUrl, route: 'public', streams: ['sushiusdt@depth@100ms'] });
+    const { conn, frames, events, registry } = connection({
+      exchange: 'binance-usdm',
+      wsBaseUrl: wsUrl,
+      route: 'public',
+      streams: ['sushiusdt@depth@100ms'],
+    });
     conn.start();
     await until(() => frames.length >= 2, 'first frames');
     conn.subscribe(['akrousdt@depth@100ms']);
     await until(() => frames.some((f) => f.data.includes('"akrousdt@')), 'live-added stream');
     fake.faults.dropConnections();
     await until(() => events.some((e) => e.startsWith('reconnect:')), 'reconnect event');
-    await until(() => frames.some((f) => f.connId.endsWith('#2') && f.data.includes('"akrousdt@')) && frames.some((f) => f.connId.endsWith('#2') && f.data.includes('"sushiusdt@')), 'both streams on the new socket');
-    const reconnect = JSON.parse(events.find((e) => e.startsWith('reconnect:'))!.slice('reconnect:'.length)) as { attempt: number; delayMs: number; reason: string };
+    await until(
+      () =>
+        frames.some((f) => f.connId.endsWith('#2') && f.data.includes('"akrousdt@')) &&
+        frames.some((f) => f.connId.endsWith('#2') && f.data.includes('"sushiusdt@')),
+      'both streams on the new socket',
+    );
+    const reconnect = JSON.parse(
+      events.find((e) => e.startsWith('reconnect:'))!.slice('reconnect:'.length),
+    ) as { attempt: number; delayMs: number; reason: string };
     expect(reconnect.attempt).toBe(0);
     expect(reconnect.delayMs).toBeLessThan(20);
     expect(['close', 'error']).toContain(reconnect.reason);
     expect(await metric(registry, 'ws_reconnects_total')).toBe(1);
     expect(fake.log.wsConnections).toHaveLength(2);
-    expect(new Set(await conn.listSubscriptions())).toEqual(new Set(['sushiusdt@depth@100ms', 'akrousdt@depth@100ms']));
+    expect(new Set(await conn.listSubscriptions())).toEqual(
+      new Set(['sushiusdt@depth@100ms', 'akrousdt@depth@100ms']),
+    );
     // Frames after the reconnect are the venue's current ones: what was sent meanwhile is gone (downstream detects the gap).
     const firstAfter = frames.findIndex((f) => f.connId.endsWith('#2'));
     expect(frames.slice(firstAfter).every((f) => f.connId.endsWith('#2'))).toBe(true);
@@ -123,10 +167,17 @@ describe('BinanceStreamConnection', () => {
   it('backs off exponentially while the venue is unreachable', async () => {
     const { wsUrl, fake } = await venue({ venue: 'binance', captures: SPOT });
     await fake.close();
-    const { conn, events } = connection({ exchange: 'binance', wsBaseUrl: wsUrl, streams: ['nknusdt@aggTrade'], backoff: { baseMs: 1, maxMs: 8, factor: 2 } });
+    const { conn, events } = connection({
+      exchange: 'binance',
+      wsBaseUrl: wsUrl,
+      streams: ['nknusdt@aggTrade'],
+      backoff: { baseMs: 1, maxMs: 8, factor: 2 },
+    });
     conn.start();
     await until(() => events.filter((e) => e.startsWith('reconnect:')).length >= 5, 'five reconnects');
-    const attempts = events.filter((e) => e.startsWith('reconnect:')).map((e) => JSON.parse(e.slice(10)) as { attempt: number; delayMs: number; reason: string });
+    const attempts = events
+      .filter((e) => e.startsWith('reconnect:'))
+      .map((e) => JSON.parse(e.slice(10)) as { attempt: number; delayMs: number; reason: string });
     expect(attempts.slice(0, 5).map((a) => a.attempt)).toEqual([0, 1, 2, 3, 4]);
     expect(attempts.every((a) => a.reason === 'connect-failed' && a.delayMs <= 8)).toBe(true);
     expect(conn.connectedOnce).toBe(false);
@@ -144,7 +195,10 @@ describe('BinanceStreamConnection', () => {
     conn.start();
     await until(() => frames.length >= 2, 'first frames');
     fake.faults.delayFrames(1_000);
-    await until(() => events.some((e) => e.startsWith('reconnect:') && e.includes('"reason":"stale"')), 'stale reconnect');
+    await until(
+      () => events.some((e) => e.startsWith('reconnect:') && e.includes('"reason":"stale"')),
+      'stale reconnect',
+    );
     expect(await metric(registry, 'ws_stale_disconnects_total')).toBeGreaterThanOrEqual(1);
     await until(() => frames.some((f) => !f.connId.endsWith('#1')), 'frames on a new socket');
   });
@@ -170,7 +224,9 @@ describe('BinanceStreamConnection', () => {
     await until(() => order.includes('close:binance-usdm/test/s0/c1#1'), 'first rollover');
     const i = (s: string) => order.indexOf(s);
     expect(i('data:binance-usdm/test/s0/c1#2')).toBeGreaterThan(i('data:binance-usdm/test/s0/c1#1'));
-    expect(i('rollover:binance-usdm/test/s0/c1#1->binance-usdm/test/s0/c1#2')).toBeGreaterThan(i('data:binance-usdm/test/s0/c1#2'));
+    expect(i('rollover:binance-usdm/test/s0/c1#1->binance-usdm/test/s0/c1#2')).toBeGreaterThan(
+      i('data:binance-usdm/test/s0/c1#2'),
+    );
     expect(i('close:binance-usdm/test/s0/c1#1')).toBeGreaterThan(i('data:binance-usdm/test/s0/c1#2'));
     expect(await metric(registry, 'ws_rollovers_total')).toBeGreaterThanOrEqual(1);
     expect(await metric(registry, 'ws_reconnects_total')).toBe(0);
@@ -179,7 +235,12 @@ describe('BinanceStreamConnection', () => {
 
   it('pause/resume: a full sink stops reading the socket; resuming delivers everything, in order, nothing lost', async () => {
     const { wsUrl, fake } = await venue({ venue: 'binance-usdm', captures: USDM, speed: 'max' });
-    const streams = ['sushiusdt@depth@100ms', 'sushiusdt@bookTicker', 'ctkusdt@depth@100ms', 'keepusdt@depth@100ms'];
+    const streams = [
+      'sushiusdt@depth@100ms',
+      'sushiusdt@bookTicker',
+      'ctkusdt@depth@100ms',
+      'keepusdt@depth@100ms',
+    ];
     const expected = recorded(USDM[0]!, streams);
     let full = true;
     const { conn, frames } = connection({

@@ -33,9 +33,20 @@ async function caught(p: Promise<unknown>): Promise<CfError> {
 
 describe('DepthSnapshotClient', () => {
   it('fetches a USD-M snapshot with E, and exposes the used weight', async () => {
-    const { restUrl } = await venue({ venue: 'binance-usdm', captures: USDM, speed: 'max', startOn: 'listen' });
+    const { restUrl } = await venue({
+      venue: 'binance-usdm',
+      captures: USDM,
+      speed: 'max',
+      startOn: 'listen',
+    });
     const registry = new Registry();
-    const client = new DepthSnapshotClient({ exchange: 'binance-usdm', restBaseUrl: restUrl, logger, registry, labels });
+    const client = new DepthSnapshotClient({
+      exchange: 'binance-usdm',
+      restBaseUrl: restUrl,
+      logger,
+      registry,
+      labels,
+    });
     const snap = await client.fetchDepth('SUSHIUSDT', 1000);
     expect(snap.lastUpdateId).toBe(600859605926);
     expect(snap.eventTime).toBe(1626992741264);
@@ -49,9 +60,20 @@ describe('DepthSnapshotClient', () => {
   });
 
   it('429 and 418 become retriable CfErrors carrying retryAfterMs and usedWeight', async () => {
-    const { restUrl, fake } = await venue({ venue: 'binance', captures: SPOT, speed: 'max', startOn: 'listen' });
+    const { restUrl, fake } = await venue({
+      venue: 'binance',
+      captures: SPOT,
+      speed: 'max',
+      startOn: 'listen',
+    });
     const registry = new Registry();
-    const client = new DepthSnapshotClient({ exchange: 'binance', restBaseUrl: restUrl, logger, registry, labels: { ...labels, exchange: 'binance' } });
+    const client = new DepthSnapshotClient({
+      exchange: 'binance',
+      restBaseUrl: restUrl,
+      logger,
+      registry,
+      labels: { ...labels, exchange: 'binance' },
+    });
     await fake.whenFinished();
     fake.faults.rateLimitRest(1, 3);
     fake.faults.banRest(1, 120);
@@ -75,7 +97,13 @@ describe('DepthSnapshotClient', () => {
   it('an unreachable venue is a retriable connection error', async () => {
     const { restUrl, fake } = await venue({ venue: 'binance', captures: SPOT });
     await fake.close();
-    const client = new DepthSnapshotClient({ exchange: 'binance', restBaseUrl: restUrl, logger, registry: new Registry(), labels });
+    const client = new DepthSnapshotClient({
+      exchange: 'binance',
+      restBaseUrl: restUrl,
+      logger,
+      registry: new Registry(),
+      labels,
+    });
     const err = await caught(client.fetchDepth('NKNUSDT', 100));
     expect(err.code).toBe('CF_CONNECTION');
     expect(err.retriable).toBe(true);
@@ -84,10 +112,22 @@ describe('DepthSnapshotClient', () => {
 
 describe('pinned egress (localAddress)', () => {
   it('the venue sees 127.0.0.2 as the source of both the WebSocket and the REST calls', async () => {
-    const { wsUrl, restUrl, fake } = await venue({ venue: 'binance-usdm', captures: USDM, speed: 'max', startOn: 'listen' });
+    const { wsUrl, restUrl, fake } = await venue({
+      venue: 'binance-usdm',
+      captures: USDM,
+      speed: 'max',
+      startOn: 'listen',
+    });
     const agent = new Agent({ localAddress: '127.0.0.2' });
     cleanups.push(() => agent.close());
-    const client = new DepthSnapshotClient({ exchange: 'binance-usdm', restBaseUrl: restUrl, dispatcher: agent, logger, registry: new Registry(), labels });
+    const client = new DepthSnapshotClient({
+      exchange: 'binance-usdm',
+      restBaseUrl: restUrl,
+      dispatcher: agent,
+      logger,
+      registry: new Registry(),
+      labels,
+    });
     await client.fetchDepth('CTKUSDT', 100);
     const conn = new BinanceStreamConnection({
       exchange: 'binance-usdm',
@@ -107,7 +147,13 @@ describe('pinned egress (localAddress)', () => {
     expect(fake.log.restRequests.map((r) => r.remoteAddress)).toEqual(['127.0.0.2']);
     expect(fake.log.wsConnections.map((r) => r.remoteAddress)).toEqual(['127.0.0.2']);
     // Control: without pinning the venue sees the default source address.
-    await new DepthSnapshotClient({ exchange: 'binance-usdm', restBaseUrl: restUrl, logger, registry: new Registry(), labels }).fetchDepth('CTKUSDT', 100);
+    await new DepthSnapshotClient({
+      exchange: 'binance-usdm',
+      restBaseUrl: restUrl,
+      logger,
+      registry: new Registry(),
+      labels,
+    }).fetchDepth('CTKUSDT', 100);
     expect(fake.log.restRequests[1]!.remoteAddress).toBe('127.0.0.1');
   });
 });

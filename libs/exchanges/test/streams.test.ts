@@ -11,7 +11,9 @@ describe('binanceStreamName', () => {
     expect(binanceStreamName('spot-ob', 'binance', 'LRCBTC')).toEqual(['lrcbtc@depth@100ms']);
     expect(binanceStreamName('spot-delta', 'binance', 'LRCBTC')).toEqual(['lrcbtc@depth@100ms']);
     expect(binanceStreamName('futures-ob', 'binance-usdm', 'SUSHIUSDT')).toEqual(['sushiusdt@depth@100ms']);
-    expect(binanceStreamName('futures-delta', 'binance-usdm', 'SUSHIUSDT')).toEqual(['sushiusdt@depth@100ms']);
+    expect(binanceStreamName('futures-delta', 'binance-usdm', 'SUSHIUSDT')).toEqual([
+      'sushiusdt@depth@100ms',
+    ]);
   });
 
   it('refuses a stream the venue market does not have', () => {
@@ -43,15 +45,31 @@ describe('usdmRoute', () => {
 
 describe('planConnections', () => {
   it('spot: one combined URL per chunk, duplicates removed', () => {
-    const plans = planConnections('binance', ['a@aggTrade', 'b@aggTrade', 'a@aggTrade', 'c@aggTrade'], { maxStreamsPerConnection: 2 });
+    const plans = planConnections('binance', ['a@aggTrade', 'b@aggTrade', 'a@aggTrade', 'c@aggTrade'], {
+      maxStreamsPerConnection: 2,
+    });
     expect(plans).toEqual([
-      { exchange: 'binance', streams: ['a@aggTrade', 'b@aggTrade'], url: 'wss://stream.binance.com:9443/stream?streams=a@aggTrade/b@aggTrade', index: 0 },
-      { exchange: 'binance', streams: ['c@aggTrade'], url: 'wss://stream.binance.com:9443/stream?streams=c@aggTrade', index: 1 },
+      {
+        exchange: 'binance',
+        streams: ['a@aggTrade', 'b@aggTrade'],
+        url: 'wss://stream.binance.com:9443/stream?streams=a@aggTrade/b@aggTrade',
+        index: 0,
+      },
+      {
+        exchange: 'binance',
+        streams: ['c@aggTrade'],
+        url: 'wss://stream.binance.com:9443/stream?streams=c@aggTrade',
+        index: 1,
+      },
     ]);
   });
 
   it('USD-M: split by route first, each URL on its path', () => {
-    const plans = planConnections('binance-usdm', ['x@depth@100ms', 'x@aggTrade', 'y@markPrice@1s', 'y@depth@100ms'], { wsBaseUrl: 'ws://127.0.0.1:1/' });
+    const plans = planConnections(
+      'binance-usdm',
+      ['x@depth@100ms', 'x@aggTrade', 'y@markPrice@1s', 'y@depth@100ms'],
+      { wsBaseUrl: 'ws://127.0.0.1:1/' },
+    );
     expect(plans.map((p) => [p.route, p.url])).toEqual([
       ['public', 'ws://127.0.0.1:1/public/stream?streams=x@depth@100ms/y@depth@100ms'],
       ['market', 'ws://127.0.0.1:1/market/stream?streams=x@aggTrade/y@markPrice@1s'],

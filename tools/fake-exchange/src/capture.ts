@@ -36,7 +36,8 @@ export function parseCapture(text: string, source = '<capture>'): CaptureRecord[
       const at = secondsToMicros(Number(m[2]));
       const prev = out[out.length - 1];
       url = m[1]!;
-      if (!(prev?.kind === 'ws-open' && prev.url === url && prev.at === at)) out.push({ kind: 'ws-open', url, at });
+      if (!(prev?.kind === 'ws-open' && prev.url === url && prev.at === at))
+        out.push({ kind: 'ws-open', url, at });
     } else if ((m = WS_SENT.exec(line))) {
       out.push({ kind: 'ws-sent', url: m[1]!, at: secondsToMicros(Number(m[2])), data: m[3]! });
     } else if ((m = HTTP.exec(line))) {
@@ -51,7 +52,9 @@ export function parseCapture(text: string, source = '<capture>'): CaptureRecord[
 }
 
 function bad(source: string, index: number, line: string, why: string): CfError {
-  return new CfError('CF_FRAME_MALFORMED', `${source}:${index + 1}: ${why}: ${line.slice(0, 120)}`, { context: { source, line: index + 1 } });
+  return new CfError('CF_FRAME_MALFORMED', `${source}:${index + 1}: ${why}: ${line.slice(0, 120)}`, {
+    context: { source, line: index + 1 },
+  });
 }
 
 /** `{"stream":"x","data":{...}}` → stream name and the exact text of `data` (no re-serialisation). */
@@ -60,7 +63,8 @@ export function splitCombined(body: string): { stream: string; data: string } | 
   if (m && body.endsWith('}')) return { stream: m[1]!, data: body.slice(m[0].length, -1) };
   try {
     const parsed = JSON.parse(body) as { stream?: unknown; data?: unknown };
-    if (typeof parsed.stream === 'string' && parsed.data !== undefined) return { stream: parsed.stream, data: JSON.stringify(parsed.data) };
+    if (typeof parsed.stream === 'string' && parsed.data !== undefined)
+      return { stream: parsed.stream, data: JSON.stringify(parsed.data) };
   } catch {
     /* not JSON: not a combined frame */
   }

@@ -166,7 +166,8 @@ export class FakeExchange {
   private readonly connectionTimes = new Map<string, number[]>();
 
   constructor(opts: FakeExchangeOptions) {
-    if (opts.speed !== undefined && opts.speed !== 'max' && !(opts.speed > 0)) throw new Error(`speed: expected > 0 or 'max', got ${opts.speed}`);
+    if (opts.speed !== undefined && opts.speed !== 'max' && !(opts.speed > 0))
+      throw new Error(`speed: expected > 0 or 'max', got ${opts.speed}`);
     this.opts = opts;
     this.venue = VENUE[opts.venue];
     for (const path of opts.captures) this.load(path, readFileSync(path, 'utf8'));
@@ -177,8 +178,10 @@ export class FakeExchange {
       dropConnections: () => {
         for (const c of this.clients) c.ws.terminate();
       },
-      dropNextFrames: (n, stream) => this.dropCounts.set(stream ?? '*', (this.dropCounts.get(stream ?? '*') ?? 0) + n),
-      duplicateNextFrames: (n, stream) => this.dupCounts.set(stream ?? '*', (this.dupCounts.get(stream ?? '*') ?? 0) + n),
+      dropNextFrames: (n, stream) =>
+        this.dropCounts.set(stream ?? '*', (this.dropCounts.get(stream ?? '*') ?? 0) + n),
+      duplicateNextFrames: (n, stream) =>
+        this.dupCounts.set(stream ?? '*', (this.dupCounts.get(stream ?? '*') ?? 0) + n),
       delayFrames: (ms) => {
         this.pendingDelayMs += ms;
       },
@@ -212,7 +215,12 @@ export class FakeExchange {
         }
         const raw = /\/ws\/([^/?]+)$/.exec(rec.url);
         if (raw && rec.data.startsWith('{"e"')) {
-          this.events.push({ at: rec.at, stream: raw[1]!, data: rec.data, combined: `{"stream":"${raw[1]}","data":${rec.data}}` });
+          this.events.push({
+            at: rec.at,
+            stream: raw[1]!,
+            data: rec.data,
+            combined: `{"stream":"${raw[1]}","data":${rec.data}}`,
+          });
         }
         // Anything else (subscription answers) is not market data.
       } else if (rec.kind === 'http') {
@@ -246,7 +254,10 @@ export class FakeExchange {
     });
     const addr = server.address();
     const port = typeof addr === 'object' && addr ? addr.port : 0;
-    this.pingTimer = setInterval(() => this.pingClients(), this.opts.pingIntervalMs ?? this.venue.pingIntervalMs);
+    this.pingTimer = setInterval(
+      () => this.pingClients(),
+      this.opts.pingIntervalMs ?? this.venue.pingIntervalMs,
+    );
     this.pingTimer.unref();
     if (this.opts.startOn === 'listen') this.startTimeline();
     const h = host.includes(':') ? `[${host}]` : host;
@@ -268,7 +279,12 @@ export class FakeExchange {
     let subscribers = 0;
     for (const c of this.clients) if (c.streams.size > 0) subscribers++;
     const pos = this.position();
-    return { framesSent: this.framesSent, subscribers, finished: this.finished, position: Number.isFinite(pos) ? pos : null };
+    return {
+      framesSent: this.framesSent,
+      subscribers,
+      finished: this.finished,
+      position: Number.isFinite(pos) ? pos : null,
+    };
   }
 
   whenFinished(): Promise<void> {
@@ -392,7 +408,8 @@ export class FakeExchange {
   private async waitForDrain(): Promise<void> {
     for (;;) {
       let full = false;
-      for (const c of this.clients) if (c.ws.readyState === WebSocket.OPEN && c.ws.bufferedAmount > HIGH_WATER_BYTES / 2) full = true;
+      for (const c of this.clients)
+        if (c.ws.readyState === WebSocket.OPEN && c.ws.bufferedAmount > HIGH_WATER_BYTES / 2) full = true;
       if (!full || this.closed) return;
       await this.sleep(5);
     }
@@ -440,13 +457,24 @@ export class FakeExchange {
     }
     if (initial.length > MAX_STREAMS_PER_CONNECTION) return reject(400, 'Bad Request');
     this.wss!.handleUpgrade(req, socket, head, (ws) => {
-      const client: Client = { ws, remoteAddress, path, route, raw, streams: new Set(), recentMessages: [], pingPayload: undefined, missedPongs: 0 };
+      const client: Client = {
+        ws,
+        remoteAddress,
+        path,
+        route,
+        raw,
+        streams: new Set(),
+        recentMessages: [],
+        pingPayload: undefined,
+        missedPongs: 0,
+      };
       this.clients.add(client);
       this.addStreams(client, initial);
       ws.on('message', (data, isBinary) => this.onClientMessage(client, isBinary ? '' : data.toString()));
       ws.on('pong', (payload) => {
         this.countInbound(client);
-        if (client.pingPayload !== undefined && payload.toString() === client.pingPayload) client.missedPongs = 0;
+        if (client.pingPayload !== undefined && payload.toString() === client.pingPayload)
+          client.missedPongs = 0;
       });
       ws.on('close', () => this.removeClient(client));
       ws.on('error', () => this.removeClient(client));
@@ -498,20 +526,36 @@ export class FakeExchange {
       return answer({ error: { code: 3, msg: 'Invalid JSON: expected value at line 1 column 1' }, id: null });
     }
     const id = msg.id;
-    if (typeof msg !== 'object' || msg === null || (typeof id !== 'number' && typeof id !== 'string' && id !== null)) {
-      return answer({ error: { code: 2, msg: 'Invalid request: request ID must be an unsigned integer' }, id: null });
+    if (
+      typeof msg !== 'object' ||
+      msg === null ||
+      (typeof id !== 'number' && typeof id !== 'string' && id !== null)
+    ) {
+      return answer({
+        error: { code: 2, msg: 'Invalid request: request ID must be an unsigned integer' },
+        id: null,
+      });
     }
     const params = msg.params;
     switch (msg.method) {
       case 'SUBSCRIBE':
       case 'UNSUBSCRIBE': {
         if (!Array.isArray(params) || !params.every((p) => typeof p === 'string' && p.length > 0)) {
-          return answer({ error: { code: 2, msg: 'Invalid request: params must be an array of stream names' }, id });
+          return answer({
+            error: { code: 2, msg: 'Invalid request: params must be an array of stream names' },
+            id,
+          });
         }
         if (msg.method === 'SUBSCRIBE') {
           const added = (params as string[]).filter((p) => !c.streams.has(p));
           if (c.streams.size + added.length > MAX_STREAMS_PER_CONNECTION) {
-            return answer({ error: { code: 2, msg: `Invalid request: too many streams (max ${MAX_STREAMS_PER_CONNECTION})` }, id });
+            return answer({
+              error: {
+                code: 2,
+                msg: `Invalid request: too many streams (max ${MAX_STREAMS_PER_CONNECTION})`,
+              },
+              id,
+            });
           }
           this.addStreams(c, params as string[]);
         } else {
@@ -522,7 +566,10 @@ export class FakeExchange {
       case 'LIST_SUBSCRIPTIONS':
         return answer({ result: [...c.streams], id });
       default:
-        return answer({ error: { code: 2, msg: `Invalid request: unknown method ${String(msg.method)}` }, id });
+        return answer({
+          error: { code: 2, msg: `Invalid request: unknown method ${String(msg.method)}` },
+          id,
+        });
     }
   }
 
@@ -546,7 +593,11 @@ export class FakeExchange {
     const url = new URL(req.url ?? '/', 'http://venue');
     const json = (status: number, body: unknown, headers: Record<string, string> = {}): void => {
       const text = typeof body === 'string' ? body : JSON.stringify(body);
-      res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...headers });
+      res.writeHead(status, {
+        'content-type': 'application/json',
+        'content-length': Buffer.byteLength(text),
+        ...headers,
+      });
       res.end(text);
     };
     if (url.pathname.startsWith('/__admin/')) {
@@ -563,7 +614,11 @@ export class FakeExchange {
     const limitParam = url.searchParams.get('limit');
     const limit = limitParam === null ? (this.opts.venue === 'binance' ? 100 : 500) : Number(limitParam);
     if (url.pathname === v.depthPath) {
-      if (!Number.isInteger(limit) || limit < 1 || limit > 5000) return respond(400, { code: -1100, msg: "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'." });
+      if (!Number.isInteger(limit) || limit < 1 || limit > 5000)
+        return respond(400, {
+          code: -1100,
+          msg: "Illegal characters found in parameter 'limit'; legal range is '^[0-9]{1,20}$'.",
+        });
       const w = this.opts.venue === 'binance' ? spotDepthWeight(limit) : usdmDepthWeight(limit);
       if (w === undefined) return respond(400, { code: -4021, msg: 'Invalid depth limit.' });
       weight = w;
@@ -575,31 +630,59 @@ export class FakeExchange {
       return respond(404, { code: -1, msg: `Not found: ${url.pathname} (venue ${this.opts.venue})` });
     }
     const used = this.addWeight(remoteAddress, weight);
-    const headers: Record<string, string> = { 'x-mbx-used-weight-1m': String(used), 'x-mbx-used-weight': String(used) };
+    const headers: Record<string, string> = {
+      'x-mbx-used-weight-1m': String(used),
+      'x-mbx-used-weight': String(used),
+    };
     const fault = this.restFaults[0];
     if (fault) {
       if (--fault.remaining <= 0) this.restFaults.shift();
       const body =
         fault.status === 429
-          ? { code: -1003, msg: 'Too many requests; current limit of IP is exceeded. Please use WebSocket Streams for live updates to avoid polling the API.' }
-          : { code: -1003, msg: `Way too many requests; IP banned until ${Date.now() + fault.retryAfterSec * 1000}. Please use WebSocket Streams for live updates to avoid bans.` };
+          ? {
+              code: -1003,
+              msg: 'Too many requests; current limit of IP is exceeded. Please use WebSocket Streams for live updates to avoid polling the API.',
+            }
+          : {
+              code: -1003,
+              msg: `Way too many requests; IP banned until ${Date.now() + fault.retryAfterSec * 1000}. Please use WebSocket Streams for live updates to avoid bans.`,
+            };
       return respond(fault.status, body, { ...headers, 'retry-after': String(fault.retryAfterSec) });
     }
     if (used > v.weightLimit) {
       const retryAfter = 60 - Math.floor((Date.now() % 60_000) / 1000);
-      return respond(429, { code: -1003, msg: 'Too many requests; current limit of IP is exceeded.' }, { ...headers, 'retry-after': String(retryAfter) });
+      return respond(
+        429,
+        { code: -1003, msg: 'Too many requests; current limit of IP is exceeded.' },
+        { ...headers, 'retry-after': String(retryAfter) },
+      );
     }
     if (url.pathname === v.pingPath) return respond(200, {}, headers);
     if (url.pathname === v.timePath) return respond(200, { serverTime: Date.now() }, headers);
     if (url.pathname === v.infoPath) {
-      return this.exchangeInfo ? respond(200, this.exchangeInfo, headers) : respond(503, { code: -1007, msg: 'No exchangeInfo in the loaded captures.' }, headers);
+      return this.exchangeInfo
+        ? respond(200, this.exchangeInfo, headers)
+        : respond(503, { code: -1007, msg: 'No exchangeInfo in the loaded captures.' }, headers);
     }
     const symbol = url.searchParams.get('symbol')?.toUpperCase();
-    if (!symbol) return respond(400, { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." }, headers);
+    if (!symbol)
+      return respond(
+        400,
+        { code: -1102, msg: "Mandatory parameter 'symbol' was not sent, was empty/null, or malformed." },
+        headers,
+      );
     const list = this.snapshots.get(symbol);
     if (!list || list.length === 0) return respond(400, { code: -1121, msg: 'Invalid symbol.' }, headers);
     void this.answerDepth(list, limit).then(
-      (body) => respond(body ? 200 : 503, body ?? { code: -1007, msg: 'Timeout waiting for response from backend server. Send status unknown; execution status unknown.' }, headers),
+      (body) =>
+        respond(
+          body ? 200 : 503,
+          body ?? {
+            code: -1007,
+            msg: 'Timeout waiting for response from backend server. Send status unknown; execution status unknown.',
+          },
+          headers,
+        ),
       () => respond(500, { code: -1000, msg: 'internal error' }, headers),
     );
   }
@@ -623,16 +706,27 @@ export class FakeExchange {
       let pick: SnapshotRecord | undefined;
       for (const s of list) if (s.at <= pos) pick = s;
       if (pick) {
-        const parsed = JSON.parse(pick.body) as { bids: unknown[]; asks: unknown[] } & Record<string, unknown>;
+        const parsed = JSON.parse(pick.body) as { bids: unknown[]; asks: unknown[] } & Record<
+          string,
+          unknown
+        >;
         if (parsed.bids.length <= limit && parsed.asks.length <= limit) return pick.body;
-        return JSON.stringify({ ...parsed, bids: parsed.bids.slice(0, limit), asks: parsed.asks.slice(0, limit) });
+        return JSON.stringify({
+          ...parsed,
+          bids: parsed.bids.slice(0, limit),
+          asks: parsed.asks.slice(0, limit),
+        });
       }
       if (this.closed || performance.now() > deadline) return undefined;
       await new Promise((r) => setTimeout(r, 10));
     }
   }
 
-  private async onAdmin(req: IncomingMessage, url: URL, json: (status: number, body: unknown) => void): Promise<void> {
+  private async onAdmin(
+    req: IncomingMessage,
+    url: URL,
+    json: (status: number, body: unknown) => void,
+  ): Promise<void> {
     if (req.method === 'GET' && url.pathname === '/__admin/log') return json(200, this.log);
     if (req.method === 'GET' && url.pathname === '/__admin/stats') return json(200, this.stats());
     if (req.method === 'POST' && url.pathname === '/__admin/faults') {
@@ -662,7 +756,8 @@ export class FakeExchange {
           return json(200, { ok: true });
         case 'rateLimitRest':
         case 'banRest':
-          if (n === undefined || retry === undefined) return json(400, { error: `${f.fault} needs n and retryAfterSec` });
+          if (n === undefined || retry === undefined)
+            return json(400, { error: `${f.fault} needs n and retryAfterSec` });
           this.faults[f.fault](n, retry);
           return json(200, { ok: true });
         default:

@@ -74,7 +74,10 @@ export function synthesize(captureText: string): string {
       premiumSum += premium;
       premiumCount++;
       const mark = index * (1 + premium);
-      const funding = Math.max(-FUNDING_CAP, Math.min(FUNDING_CAP, BASE_FUNDING + premiumSum / premiumCount / 3));
+      const funding = Math.max(
+        -FUNDING_CAP,
+        Math.min(FUNDING_CAP, BASE_FUNDING + premiumSum / premiumCount / 3),
+      );
       const nextFunding = (Math.floor(E / EIGHT_HOURS_MS) + 1) * EIGHT_HOURS_MS;
       const data = {
         e: 'markPriceUpdate',
@@ -104,13 +107,31 @@ export function synthesize(captureText: string): string {
     const data = {
       e: 'forceOrder',
       E: big.T + 5,
-      o: { s: sym, S: side, o: 'LIMIT', f: 'IOC', q: big.qty, p: limit.toFixed(dp), ap: big.price, X: 'FILLED', l: big.qty, z: big.qty, T: big.T },
+      o: {
+        s: sym,
+        S: side,
+        o: 'LIMIT',
+        f: 'IOC',
+        q: big.qty,
+        p: limit.toFixed(dp),
+        ap: big.price,
+        X: 'FILLED',
+        l: big.qty,
+        z: big.qty,
+        T: big.T,
+      },
     };
-    lines.push({ at: big.at + 1_000, text: JSON.stringify({ stream: `${sym.toLowerCase()}@forceOrder`, data }) });
+    lines.push({
+      at: big.at + 1_000,
+      text: JSON.stringify({ stream: `${sym.toLowerCase()}@forceOrder`, data }),
+    });
   }
 
   lines.sort((a, b) => a.at - b.at || (a.text < b.text ? -1 : 1));
-  const streams = symbols.flatMap((s) => [`${s.toLowerCase()}@markPrice@1s`, `${s.toLowerCase()}@forceOrder`]);
+  const streams = symbols.flatMap((s) => [
+    `${s.toLowerCase()}@markPrice@1s`,
+    `${s.toLowerCase()}@forceOrder`,
+  ]);
   const openAt = Math.min(firstAt, lines[0]!.at) - 1_000;
   const header = `wss://fstream.binance.com/market/stream?streams=${streams.join('/')} <-> ${formatCaptureTime(openAt)}`;
   return [header, ...lines.map((l) => `${formatCaptureTime(l.at)}: ${l.text}`)].join('\n') + '\n';
@@ -118,8 +139,12 @@ export function synthesize(captureText: string): string {
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const here = dirname(fileURLToPath(import.meta.url));
-  const input = resolve(process.argv[2] ?? '/work/shared/fixtures/real/cryptofeed-sample-data/BINANCE_FUTURES.ws.1.0');
-  const output = resolve(process.argv[3] ?? resolve(here, '../../../test/fixtures/captures/BINANCE_FUTURES.synthetic.ws.0'));
+  const input = resolve(
+    process.argv[2] ?? '/work/shared/fixtures/real/cryptofeed-sample-data/BINANCE_FUTURES.ws.1.0',
+  );
+  const output = resolve(
+    process.argv[3] ?? resolve(here, '../../../test/fixtures/captures/BINANCE_FUTURES.synthetic.ws.0'),
+  );
   const text = synthesize(readFileSync(input, 'utf8'));
   mkdirSync(dirname(output), { recursive: true });
   writeFileSync(output, text);

@@ -5,9 +5,14 @@ import { FakeExchange, parseCapture, splitCombined } from '../src/index.js';
 import { synthesize } from '../src/synthesize.js';
 
 const REAL = '/work/shared/fixtures/real/cryptofeed-sample-data';
-const SYNTHETIC = new URL('../../../test/fixtures/captures/BINANCE_FUTURES.synthetic.ws.0', import.meta.url).pathname;
+const SYNTHETIC = new URL('../../../test/fixtures/captures/BINANCE_FUTURES.synthetic.ws.0', import.meta.url)
+  .pathname;
 const SPOT = [`${REAL}/BINANCE.ws.1.0`, `${REAL}/BINANCE.http.0.0`, `${REAL}/BINANCE.0`];
-const USDM = [`${REAL}/BINANCE_FUTURES.ws.1.0`, `${REAL}/BINANCE_FUTURES.http.0.0`, `${REAL}/BINANCE_FUTURES.0`];
+const USDM = [
+  `${REAL}/BINANCE_FUTURES.ws.1.0`,
+  `${REAL}/BINANCE_FUTURES.http.0.0`,
+  `${REAL}/BINANCE_FUTURES.0`,
+];
 
 const open: FakeExchange[] = [];
 afterEach(async () => {
@@ -59,7 +64,9 @@ describe('parseCapture', () => {
   });
 
   it('fails loudly on a line it cannot read, naming the line', () => {
-    expect(() => parseCapture('wss://x/stream <-> 1.5\n1.6: {}\ngarbage here\n', 'f')).toThrow(/f:3: unrecognised line/);
+    expect(() => parseCapture('wss://x/stream <-> 1.5\n1.6: {}\ngarbage here\n', 'f')).toThrow(
+      /f:3: unrecognised line/,
+    );
     expect(() => parseCapture('1.6: {}\n', 'g')).toThrow(/g:1: received frame before/);
   });
 });
@@ -69,7 +76,10 @@ describe('FakeExchange WebSocket', () => {
     const { wsUrl, fake } = await start({ venue: 'binance', captures: SPOT, speed: 'max' });
     const streams = ['nknusdt@depth@100ms', 'lrcbtc@bookTicker'];
     const expected = recorded(SPOT[0]!, streams);
-    const got = await collect(`${wsUrl}/stream?streams=${streams.join('/')}`, (m) => m.length === expected.length);
+    const got = await collect(
+      `${wsUrl}/stream?streams=${streams.join('/')}`,
+      (m) => m.length === expected.length,
+    );
     expect(got).toEqual(expected);
     await fake.whenFinished();
     expect(fake.stats()).toMatchObject({ framesSent: expected.length, finished: true });
@@ -108,7 +118,9 @@ describe('FakeExchange WebSocket', () => {
       if ('id' in m) answers.push(m);
     });
     await new Promise((r) => ws.once('open', r));
-    ws.send(JSON.stringify({ method: 'SUBSCRIBE', params: ['nknusdt@aggTrade', 'blzeth@depth@100ms'], id: 1 }));
+    ws.send(
+      JSON.stringify({ method: 'SUBSCRIBE', params: ['nknusdt@aggTrade', 'blzeth@depth@100ms'], id: 1 }),
+    );
     ws.send(JSON.stringify({ method: 'UNSUBSCRIBE', params: ['blzeth@depth@100ms'], id: 2 }));
     ws.send(JSON.stringify({ method: 'LIST_SUBSCRIPTIONS', id: 3 }));
     ws.send(JSON.stringify({ method: 'NOPE', id: 4 }));
@@ -158,12 +170,20 @@ describe('FakeExchange REST', () => {
     const recordedBody = readFileSync(SPOT[1]!, 'utf8').split('\n')[0]!.split(': ').slice(1).join(': ');
     expect(body).toEqual(JSON.parse(recordedBody));
     expect(res.headers.get('x-mbx-used-weight-1m')).toBe('50');
-    const small = (await (await fetch(`${restUrl}/api/v3/depth?symbol=NKNUSDT&limit=5`)).json()) as { bids: unknown[]; asks: unknown[] };
+    const small = (await (await fetch(`${restUrl}/api/v3/depth?symbol=NKNUSDT&limit=5`)).json()) as {
+      bids: unknown[];
+      asks: unknown[];
+    };
     expect([small.bids.length, small.asks.length]).toEqual([5, 5]);
   });
 
   it('times out (503) rather than answer from the future; counts weight per source IP', async () => {
-    const { restUrl } = await start({ venue: 'binance-usdm', captures: USDM, speed: 'max', snapshotWaitMs: 100 });
+    const { restUrl } = await start({
+      venue: 'binance-usdm',
+      captures: USDM,
+      speed: 'max',
+      snapshotWaitMs: 100,
+    });
     const early = await fetch(`${restUrl}/fapi/v1/depth?symbol=SUSHIUSDT&limit=1000`);
     expect(early.status).toBe(503);
     expect(early.headers.get('x-mbx-used-weight-1m')).toBe('20');
@@ -179,7 +199,8 @@ describe('FakeExchange REST', () => {
     const { restUrl, fake } = await start({ venue: 'binance-usdm', captures: USDM });
     const info = (await (await fetch(`${restUrl}/fapi/v1/exchangeInfo`)).json()) as { futuresType: string };
     expect(info.futuresType).toBe('U_MARGINED');
-    const post = (body: unknown) => fetch(`${restUrl}/__admin/faults`, { method: 'POST', body: JSON.stringify(body) });
+    const post = (body: unknown) =>
+      fetch(`${restUrl}/__admin/faults`, { method: 'POST', body: JSON.stringify(body) });
     expect((await post({ fault: 'rateLimitRest', n: 1, retryAfterSec: 7 })).status).toBe(200);
     expect((await post({ fault: 'banRest', n: 1, retryAfterSec: 120 })).status).toBe(200);
     expect((await post({ fault: 'bogus' })).status).toBe(400);
@@ -230,6 +251,18 @@ describe('synthetic markPrice/forceOrder capture', () => {
     }
     const liq = events.filter((e) => e.stream === 'sushiusdt@forceOrder');
     expect(liq).toHaveLength(1);
-    expect(Object.keys(liq[0]!.data.o as object)).toEqual(['s', 'S', 'o', 'f', 'q', 'p', 'ap', 'X', 'l', 'z', 'T']);
+    expect(Object.keys(liq[0]!.data.o as object)).toEqual([
+      's',
+      'S',
+      'o',
+      'f',
+      'q',
+      'p',
+      'ap',
+      'X',
+      'l',
+      'z',
+      'T',
+    ]);
   });
 });

@@ -21,7 +21,12 @@ import { counter, gauge } from '@cryptoflow/metrics';
 import type { Counter, Gauge, Registry } from '@cryptoflow/metrics';
 import type { Exchange } from '@cryptoflow/model';
 import type { FrameSink } from '../types.js';
-import { BINANCE_INBOUND_MESSAGES_PER_SEC, BINANCE_MAX_STREAMS_PER_CONNECTION, combinedStreamPath, usdmRoute } from './streams.js';
+import {
+  BINANCE_INBOUND_MESSAGES_PER_SEC,
+  BINANCE_MAX_STREAMS_PER_CONNECTION,
+  combinedStreamPath,
+  usdmRoute,
+} from './streams.js';
 import type { UsdmRoute } from './streams.js';
 
 export type ConnectionState = 'idle' | 'connecting' | 'open' | 'closed';
@@ -141,13 +146,20 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     this.opts = opts;
     this.route = opts.exchange === 'binance-usdm' ? (opts.route ?? 'public') : undefined;
     if (opts.exchange !== 'binance-usdm' && opts.route !== undefined) {
-      throw new CfError('CF_CONFIG_INVALID', `route is a USD-M notion; ${opts.exchange} has none`, { context: { connName: opts.connName } });
+      throw new CfError('CF_CONFIG_INVALID', `route is a USD-M notion; ${opts.exchange} has none`, {
+        context: { connName: opts.connName },
+      });
     }
     this.staleAfterMs = opts.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
     this.maxLifetimeMs = opts.maxLifetimeMs ?? DEFAULT_MAX_LIFETIME_MS;
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
-    const rate = opts.subscribeRateLimitPerSec ?? BINANCE_INBOUND_MESSAGES_PER_SEC[opts.exchange] - (opts.exchange === 'binance' ? 1 : 2);
-    if (!(rate > 0)) throw new CfError('CF_CONFIG_INVALID', `subscribeRateLimitPerSec: expected > 0, got ${rate}`, { context: { connName: opts.connName } });
+    const rate =
+      opts.subscribeRateLimitPerSec ??
+      BINANCE_INBOUND_MESSAGES_PER_SEC[opts.exchange] - (opts.exchange === 'binance' ? 1 : 2);
+    if (!(rate > 0))
+      throw new CfError('CF_CONFIG_INVALID', `subscribeRateLimitPerSec: expected > 0, got ${rate}`, {
+        context: { connName: opts.connName },
+      });
     this.sendIntervalMs = 1000 / rate;
     this.addStreams(opts.streams);
 
@@ -160,14 +172,38 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     });
     const labelNames = ['exchange', 'stream', 'shard'] as const;
     const { registry, labels } = opts;
-    this.mConnections = gauge(registry, 'ws_connections', 'WebSocket sockets by state (connecting, open).', [...labelNames, 'state']);
-    this.mReconnects = counter(registry, 'ws_reconnects_total', 'Reconnects scheduled, by reason.', [...labelNames, 'reason']);
-    this.mFrames = counter(registry, 'ws_frames_received_total', 'Data frames received.', labelNames).labels(labels);
-    this.mBytes = counter(registry, 'ws_bytes_received_total', 'Bytes of data frames received.', labelNames).labels(labels);
-    this.mStale = counter(registry, 'ws_stale_disconnects_total', 'Sockets closed by the stale watchdog.', labelNames).labels(labels);
-    this.mRollovers = counter(registry, 'ws_rollovers_total', 'Completed make-before-break rollovers.', labelNames).labels(labels);
+    this.mConnections = gauge(registry, 'ws_connections', 'WebSocket sockets by state (connecting, open).', [
+      ...labelNames,
+      'state',
+    ]);
+    this.mReconnects = counter(registry, 'ws_reconnects_total', 'Reconnects scheduled, by reason.', [
+      ...labelNames,
+      'reason',
+    ]);
+    this.mFrames = counter(registry, 'ws_frames_received_total', 'Data frames received.', labelNames).labels(
+      labels,
+    );
+    this.mBytes = counter(
+      registry,
+      'ws_bytes_received_total',
+      'Bytes of data frames received.',
+      labelNames,
+    ).labels(labels);
+    this.mStale = counter(
+      registry,
+      'ws_stale_disconnects_total',
+      'Sockets closed by the stale watchdog.',
+      labelNames,
+    ).labels(labels);
+    this.mRollovers = counter(
+      registry,
+      'ws_rollovers_total',
+      'Completed make-before-break rollovers.',
+      labelNames,
+    ).labels(labels);
     // Register label sets at zero so dashboards show them before the first event.
-    for (const reason of ['close', 'error', 'stale', 'ping-timeout', 'connect-failed'] as const) this.mReconnects.inc({ ...labels, reason }, 0);
+    for (const reason of ['close', 'error', 'stale', 'ping-timeout', 'connect-failed'] as const)
+      this.mReconnects.inc({ ...labels, reason }, 0);
     for (const state of ['connecting', 'open'] as const) this.mConnections.inc({ ...labels, state }, 0);
   }
 
@@ -253,26 +289,41 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
   /** Asks the venue which streams the primary socket carries (LIST_SUBSCRIPTIONS). */
   listSubscriptions(): Promise<string[]> {
     const a = this.primary;
-    if (!a || a.state !== 'open') return Promise.reject(new CfError('CF_CONNECTION', `${this.opts.connName}: not open`, { retriable: true }));
+    if (!a || a.state !== 'open')
+      return Promise.reject(
+        new CfError('CF_CONNECTION', `${this.opts.connName}: not open`, { retriable: true }),
+      );
     return new Promise((resolve, reject) => {
-      this.enqueue(a, 'LIST_SUBSCRIPTIONS', undefined, { method: 'LIST_SUBSCRIPTIONS', resolve: (r) => resolve(r as string[]), reject });
+      this.enqueue(a, 'LIST_SUBSCRIPTIONS', undefined, {
+        method: 'LIST_SUBSCRIPTIONS',
+        resolve: (r) => resolve(r as string[]),
+        reject,
+      });
     });
   }
 
   private addStreams(streams: readonly string[]): void {
     for (const s of streams) {
       if (this.route !== undefined && usdmRoute(s) !== this.route) {
-        throw new CfError('CF_CONFIG_INVALID', `${s} belongs to the USD-M /${usdmRoute(s)} path, this connection uses /${this.route}: it would never deliver`, {
-          context: { connName: this.opts.connName, stream: s },
-        });
+        throw new CfError(
+          'CF_CONFIG_INVALID',
+          `${s} belongs to the USD-M /${usdmRoute(s)} path, this connection uses /${this.route}: it would never deliver`,
+          {
+            context: { connName: this.opts.connName, stream: s },
+          },
+        );
       }
     }
     for (const s of streams) this.streams.add(s);
     if (this.streams.size > BINANCE_MAX_STREAMS_PER_CONNECTION) {
       for (const s of streams) this.streams.delete(s);
-      throw new CfError('CF_CONFIG_INVALID', `${this.opts.connName}: more than ${BINANCE_MAX_STREAMS_PER_CONNECTION} streams on one connection`, {
-        context: { connName: this.opts.connName },
-      });
+      throw new CfError(
+        'CF_CONFIG_INVALID',
+        `${this.opts.connName}: more than ${BINANCE_MAX_STREAMS_PER_CONNECTION} streams on one connection`,
+        {
+          context: { connName: this.opts.connName },
+        },
+      );
     }
   }
 
@@ -319,7 +370,15 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
       closed: new Promise<void>((r) => (resolveClosed = r)),
     };
     this.mConnections.inc({ ...this.opts.labels, state: 'connecting' });
-    this.log.info({ connId, url: url.length > 200 ? `${url.slice(0, 200)}…` : url, rollover, localAddress: this.opts.localAddress }, 'connecting');
+    this.log.info(
+      {
+        connId,
+        url: url.length > 200 ? `${url.slice(0, 200)}…` : url,
+        rollover,
+        localAddress: this.opts.localAddress,
+      },
+      'connecting',
+    );
 
     const labels = this.opts.labels;
     const exchange = this.opts.exchange;
@@ -339,7 +398,10 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     ws.on('message', (raw: RawData) => {
       const receivedAt = nowMicros();
       const data = typeof raw === 'string' ? raw : raw.toString();
-      if (!data.startsWith('{"stream"') && (data.startsWith('{"result"') || data.startsWith('{"id"') || data.startsWith('{"error"'))) {
+      if (
+        !data.startsWith('{"stream"') &&
+        (data.startsWith('{"result"') || data.startsWith('{"id"') || data.startsWith('{"error"'))
+      ) {
         this.onControl(attempt, data);
         return;
       }
@@ -358,15 +420,24 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     });
     ws.on('error', (err) => {
       attempt.closeReason ??= attempt.state === 'connecting' ? 'connect-failed' : 'error';
-      this.log.warn({ connId, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } }, 'socket error');
+      this.log.warn(
+        { connId, err: { message: err.message, code: (err as NodeJS.ErrnoException).code } },
+        'socket error',
+      );
     });
     ws.on('close', (code, reasonBuf) => {
       const reason = reasonBuf.toString();
       this.mConnections.dec({ ...labels, state: attempt.state === 'open' ? 'open' : 'connecting' });
       attempt.state = 'closed';
       clearTimeout(attempt.sendTimer);
-      for (const p of attempt.pending.values()) p.reject?.(new CfError('CF_CONNECTION', `${connId} closed before answering ${p.method}`, { retriable: true }));
-      for (const q of attempt.queue) q.pending.reject?.(new CfError('CF_CONNECTION', `${connId} closed before sending ${q.method}`, { retriable: true }));
+      for (const p of attempt.pending.values())
+        p.reject?.(
+          new CfError('CF_CONNECTION', `${connId} closed before answering ${p.method}`, { retriable: true }),
+        );
+      for (const q of attempt.queue)
+        q.pending.reject?.(
+          new CfError('CF_CONNECTION', `${connId} closed before sending ${q.method}`, { retriable: true }),
+        );
       attempt.pending.clear();
       attempt.queue.length = 0;
       this.log.info({ connId, code, reason, closeReason: attempt.closeReason }, 'closed');
@@ -384,7 +455,10 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     if (a === this.successor) {
       this.successor = undefined;
       const delayMs = backoffDelayMs(this.rolloverFailures++, this.backoff);
-      this.log.warn({ connId: a.connId, reason, delayMs }, 'rollover successor lost; keeping the current socket and retrying');
+      this.log.warn(
+        { connId: a.connId, reason, delayMs },
+        'rollover successor lost; keeping the current socket and retrying',
+      );
       this.lifetimeTimer = setTimeout(() => this.startRollover(), delayMs);
       return;
     }
@@ -466,7 +540,10 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
       if (a.state !== 'open') continue;
       if (now - a.lastDataAt > this.staleAfterMs) {
         this.mStale.inc();
-        this.log.warn({ connId: a.connId, silentMs: Math.round(now - a.lastDataAt) }, 'stale: no data frame, closing');
+        this.log.warn(
+          { connId: a.connId, silentMs: Math.round(now - a.lastDataAt) },
+          'stale: no data frame, closing',
+        );
         a.closeReason = 'stale';
         a.ws.terminate();
       }
@@ -544,7 +621,11 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     const id = this.nextRequestId++;
     a.pending.set(id, item.pending);
     a.lastSendAt = performance.now();
-    a.ws.send(JSON.stringify(item.params ? { method: item.method, params: item.params, id } : { method: item.method, id }));
+    a.ws.send(
+      JSON.stringify(
+        item.params ? { method: item.method, params: item.params, id } : { method: item.method, id },
+      ),
+    );
     this.log.debug({ connId: a.connId, id, method: item.method, count: item.params?.length }, 'request sent');
     if (a.queue.length > 0) this.drain(a);
   }
@@ -561,8 +642,21 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     const pending = id === undefined ? undefined : a.pending.get(id);
     if (id !== undefined) a.pending.delete(id);
     if (msg.error) {
-      this.log.error({ connId: a.connId, id, method: pending?.method, params: pending?.params?.slice(0, 5), error: msg.error }, 'venue rejected request');
-      pending?.reject?.(new CfError('CF_CONNECTION', `venue rejected ${pending.method}: ${String(msg.error.msg)}`, { context: { code: msg.error.code, id } }));
+      this.log.error(
+        {
+          connId: a.connId,
+          id,
+          method: pending?.method,
+          params: pending?.params?.slice(0, 5),
+          error: msg.error,
+        },
+        'venue rejected request',
+      );
+      pending?.reject?.(
+        new CfError('CF_CONNECTION', `venue rejected ${pending.method}: ${String(msg.error.msg)}`, {
+          context: { code: msg.error.code, id },
+        }),
+      );
       return;
     }
     this.log.debug({ connId: a.connId, id, method: pending?.method }, 'request acknowledged');

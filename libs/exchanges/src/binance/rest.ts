@@ -69,10 +69,28 @@ export class DepthSnapshotClient {
       conn: 'rest',
     });
     const l = ['exchange', 'stream', 'shard'] as const;
-    this.mRequests = counter(opts.registry, 'rest_requests_total', 'REST requests by endpoint and HTTP status (status "error" = no answer).', [...l, 'endpoint', 'status']);
-    this.mWeight = gauge(opts.registry, 'rest_used_weight', 'Last X-MBX-USED-WEIGHT-1M the venue reported for our source IP.', l);
-    this.mLimited = counter(opts.registry, 'rest_rate_limited_total', 'REST answers 429 (rate limited) and 418 (IP banned).', [...l, 'status']);
-    this.mDuration = histogram(opts.registry, 'rest_request_duration_seconds', 'REST request latency.', [...l, 'endpoint']);
+    this.mRequests = counter(
+      opts.registry,
+      'rest_requests_total',
+      'REST requests by endpoint and HTTP status (status "error" = no answer).',
+      [...l, 'endpoint', 'status'],
+    );
+    this.mWeight = gauge(
+      opts.registry,
+      'rest_used_weight',
+      'Last X-MBX-USED-WEIGHT-1M the venue reported for our source IP.',
+      l,
+    );
+    this.mLimited = counter(
+      opts.registry,
+      'rest_rate_limited_total',
+      'REST answers 429 (rate limited) and 418 (IP banned).',
+      [...l, 'status'],
+    );
+    this.mDuration = histogram(opts.registry, 'rest_request_duration_seconds', 'REST request latency.', [
+      ...l,
+      'endpoint',
+    ]);
   }
 
   /** Last `X-MBX-USED-WEIGHT-1M` seen (the venue counts per source IP). */
@@ -82,12 +100,25 @@ export class DepthSnapshotClient {
 
   async fetchDepth(symbol: string, limit: number, signal?: AbortSignal): Promise<DepthSnapshot> {
     const query = `?symbol=${encodeURIComponent(symbol.toUpperCase())}&limit=${limit}`;
-    const { body, receivedAt, usedWeight } = await this.get('depth', PATHS[this.opts.exchange].depth + query, { symbol }, signal);
+    const { body, receivedAt, usedWeight } = await this.get(
+      'depth',
+      PATHS[this.opts.exchange].depth + query,
+      { symbol },
+      signal,
+    );
     const parsed = body as { lastUpdateId?: unknown; bids?: unknown; asks?: unknown; E?: unknown };
-    if (typeof parsed?.lastUpdateId !== 'number' || !Array.isArray(parsed.bids) || !Array.isArray(parsed.asks)) {
-      throw new CfError('CF_HTTP', `depth answer for ${symbol} on ${this.opts.exchange} lacks lastUpdateId/bids/asks`, {
-        context: { exchange: this.opts.exchange, symbol, preview: framePreview(JSON.stringify(body)) },
-      });
+    if (
+      typeof parsed?.lastUpdateId !== 'number' ||
+      !Array.isArray(parsed.bids) ||
+      !Array.isArray(parsed.asks)
+    ) {
+      throw new CfError(
+        'CF_HTTP',
+        `depth answer for ${symbol} on ${this.opts.exchange} lacks lastUpdateId/bids/asks`,
+        {
+          context: { exchange: this.opts.exchange, symbol, preview: framePreview(JSON.stringify(body)) },
+        },
+      );
     }
     return {
       lastUpdateId: parsed.lastUpdateId,
@@ -103,7 +134,12 @@ export class DepthSnapshotClient {
     return (await this.get('exchangeInfo', PATHS[this.opts.exchange].exchangeInfo, {}, signal)).body;
   }
 
-  private async get(endpoint: Endpoint, path: string, ctx: Record<string, unknown>, signal?: AbortSignal): Promise<{ body: unknown; receivedAt: number; usedWeight?: number }> {
+  private async get(
+    endpoint: Endpoint,
+    path: string,
+    ctx: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<{ body: unknown; receivedAt: number; usedWeight?: number }> {
     const url = this.base + path;
     const labels = this.opts.labels;
     const context = { exchange: this.opts.exchange, endpoint, url, ...ctx };
@@ -121,7 +157,11 @@ export class DepthSnapshotClient {
     } catch (err) {
       this.mRequests.inc({ ...labels, endpoint, status: 'error' });
       if (signal?.aborted) throw err; // the caller's own cancellation stays what it is
-      throw new CfError('CF_CONNECTION', `GET ${url} failed: ${(err as Error).message}`, { retriable: true, cause: err, context });
+      throw new CfError('CF_CONNECTION', `GET ${url} failed: ${(err as Error).message}`, {
+        retriable: true,
+        cause: err,
+        context,
+      });
     }
     const receivedAt = nowMicros();
     const text = await res.body.text();
@@ -138,11 +178,18 @@ export class DepthSnapshotClient {
       const retryAfterSec = headerNumber(res.headers['retry-after']);
       const retryAfterMs = retryAfterSec === undefined ? undefined : retryAfterSec * 1000;
       const code = status === 429 ? 'CF_RATE_LIMITED' : 'CF_IP_BANNED';
-      this.log.warn({ status, retryAfterMs, usedWeight, ...ctx, venue: framePreview(text) }, status === 429 ? 'rate limited' : 'IP banned');
-      throw new CfError(code, `GET ${url} answered ${status}${retryAfterSec === undefined ? '' : `, retry after ${retryAfterSec}s`}`, {
-        retriable: true,
-        context: { ...context, status, retryAfterMs, usedWeight, venue: framePreview(text) },
-      });
+      this.log.warn(
+        { status, retryAfterMs, usedWeight, ...ctx, venue: framePreview(text) },
+        status === 429 ? 'rate limited' : 'IP banned',
+      );
+      throw new CfError(
+        code,
+        `GET ${url} answered ${status}${retryAfterSec === undefined ? '' : `, retry after ${retryAfterSec}s`}`,
+        {
+          retriable: true,
+          context: { ...context, status, retryAfterMs, usedWeight, venue: framePreview(text) },
+        },
+      );
     }
     if (status < 200 || status >= 300) {
       throw new CfError('CF_HTTP', `GET ${url} answered ${status}: ${framePreview(text)}`, {
@@ -154,7 +201,10 @@ export class DepthSnapshotClient {
     try {
       body = JSON.parse(text);
     } catch (err) {
-      throw new CfError('CF_HTTP', `GET ${url} answered ${status} with invalid JSON`, { cause: err, context: { ...context, preview: framePreview(text) } });
+      throw new CfError('CF_HTTP', `GET ${url} answered ${status} with invalid JSON`, {
+        cause: err,
+        context: { ...context, preview: framePreview(text) },
+      });
     }
     return usedWeight === undefined ? { body, receivedAt } : { body, receivedAt, usedWeight };
   }

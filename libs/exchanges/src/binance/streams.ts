@@ -51,7 +51,9 @@ export function binanceStreamName(stream: Stream, exchange: Exchange, symbol: st
     });
   }
   if (!/^[A-Za-z0-9_-]+$/.test(symbol)) {
-    throw new CfError('CF_CONFIG_INVALID', `bad symbol ${JSON.stringify(symbol)} for ${exchange}`, { context: { stream, exchange, symbol } });
+    throw new CfError('CF_CONFIG_INVALID', `bad symbol ${JSON.stringify(symbol)} for ${exchange}`, {
+      context: { stream, exchange, symbol },
+    });
   }
   const sym = symbol.toLowerCase();
   switch (stream) {
@@ -82,7 +84,11 @@ export function usdmRoute(streamName: string): UsdmRoute {
 }
 
 /** Path (after the base URL) of a combined-stream connection. */
-export function combinedStreamPath(exchange: Exchange, streams: readonly string[], route?: UsdmRoute): string {
+export function combinedStreamPath(
+  exchange: Exchange,
+  streams: readonly string[],
+  route?: UsdmRoute,
+): string {
   const prefix = exchange === 'binance-usdm' ? `/${route ?? 'public'}` : '';
   return streams.length === 0 ? `${prefix}/stream` : `${prefix}/stream?streams=${streams.join('/')}`;
 }
@@ -109,25 +115,40 @@ export interface PlanOptions {
  * Groups stream names into connections: duplicates removed, order kept, at most `maxStreamsPerConnection`
  * each; USD-M streams are first split by route because one connection serves one path.
  */
-export function planConnections(exchange: Exchange, streamNames: readonly string[], opts: PlanOptions = {}): ConnectionPlan[] {
+export function planConnections(
+  exchange: Exchange,
+  streamNames: readonly string[],
+  opts: PlanOptions = {},
+): ConnectionPlan[] {
   const max = opts.maxStreamsPerConnection ?? DEFAULT_STREAMS_PER_CONNECTION;
   if (!Number.isInteger(max) || max < 1 || max > BINANCE_MAX_STREAMS_PER_CONNECTION) {
-    throw new CfError('CF_CONFIG_INVALID', `maxStreamsPerConnection: expected an integer in 1..${BINANCE_MAX_STREAMS_PER_CONNECTION}, got ${max}`, {
-      context: { exchange, maxStreamsPerConnection: max },
-    });
+    throw new CfError(
+      'CF_CONFIG_INVALID',
+      `maxStreamsPerConnection: expected an integer in 1..${BINANCE_MAX_STREAMS_PER_CONNECTION}, got ${max}`,
+      {
+        context: { exchange, maxStreamsPerConnection: max },
+      },
+    );
   }
   const base = (opts.wsBaseUrl ?? BINANCE_WS_BASE_URL[exchange]).replace(/\/+$/, '');
   const unique = [...new Set(streamNames)];
   const groups: { route?: UsdmRoute; streams: string[] }[] =
     exchange === 'binance-usdm'
-      ? (['public', 'market'] as const).map((route) => ({ route, streams: unique.filter((s) => usdmRoute(s) === route) }))
+      ? (['public', 'market'] as const).map((route) => ({
+          route,
+          streams: unique.filter((s) => usdmRoute(s) === route),
+        }))
       : [{ streams: unique }];
   const plans: ConnectionPlan[] = [];
   for (const group of groups) {
     for (let i = 0, index = 0; i < group.streams.length; i += max, index++) {
       const streams = group.streams.slice(i, i + max);
       const url = base + combinedStreamPath(exchange, streams, group.route);
-      plans.push(group.route ? { exchange, route: group.route, streams, url, index } : { exchange, streams, url, index });
+      plans.push(
+        group.route
+          ? { exchange, route: group.route, streams, url, index }
+          : { exchange, streams, url, index },
+      );
     }
   }
   return plans;
