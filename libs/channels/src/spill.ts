@@ -90,8 +90,9 @@ export class SpillStore {
   private writeFd = -1;
   private writeSeq = -1;
   private writeBytes = 0;
-  private pending: string[] = [];
-  private pendingChars = 0;
+  /** Lines not yet written: wbuf[0, wlen). Encoded straight into one buffer — no join, no copy. */
+  private wbuf: Buffer;
+  private wlen = 0;
   private cursorFd = -1;
   private timer: NodeJS.Timeout | undefined;
   private failure: CfError | undefined;
@@ -117,6 +118,7 @@ export class SpillStore {
     this.segmentBytes = opts.segmentBytes;
     this.writeBufferBytes = opts.writeBufferBytes;
     this.flushMs = opts.flushMs;
+    this.wbuf = Buffer.allocUnsafe(Math.max(opts.writeBufferBytes, 4096));
     this.dir = join(opts.root, encodeURIComponent(opts.channel));
     this.lockPath = join(this.dir, 'lock');
     this.cursorPath = join(this.dir, 'cursor');
@@ -152,11 +154,16 @@ export class SpillStore {
   /** Appends one line (no newline inside; the caller checked). */
   append(line: string): void {
     if (this.failure) throw this.failure;
+    const worst = line.length * 3 + 1; // UTF-8 bytes of a UTF-16 string are at most 3 per code unit
+    if (this.wlen + worst > this.wbuf.length) {
+      this.flush();
+      if (worst > this.wbuf.length) this.wbuf = Buffer.allocUnsafe(worst);
+    }
     if (this.writeFd < 0) this.openWriter();
-    this.pending.push(line);
-    this.pendingChars += line.length + 1;
+    this.wlen += this.wbuf.write(line, this.wlen, 'utf8');
+    this.wbuf[this.wlen++] = 10;
     this.backlog++;
-    if (this.pendingChars >= this.writeBufferBytes) this.flush();
+    if (this.wlen >= this.writeBufferBytes) this.flush();
     else if (this.timer === undefined) {
       this.timer = setTimeout(this.onTimer, this.flushMs);
       this.timer.unref();
@@ -169,17 +176,24 @@ export class SpillStore {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.pending.length === 0) return;
-    const data = Buffer.from(this.pending.join('\n') + '\n', 'utf8');
-    const path = this.segPath(this.writeSeq);
-    this.io('write', path, () => {
-      let off = 0;
-      while (off < data.length) off += writeSync(this.writeFd, data, off, data.length - off);
-    });
-    this.pending.length = 0;
-    this.pendingChars = 0;
-    this.writeBytes += data.length;
-    this.bytesWritten += data.length;
+    const len = this.wlen;
+    if (len === 0) return;
+    const data = this.wbuf;
+    const fd = this.writeFd;
+    let off = 0;
+    try {
+      while (off < len) off += writeSync(fd, data, off, len - off);
+    } catch (err) {
+      // Keep what was not written, so a retry neither loses nor repeats a line.
+      if (off > 0) data.copy(data, 0, off, len);
+      this.wlen = len - off;
+      this.writeBytes += off;
+      this.bytesWritten += off;
+      throw this.ioError('write', this.segPath(this.writeSeq), err);
+    }
+    this.wlen = 0;
+    this.writeBytes += len;
+    this.bytesWritten += len;
     if (this.writeBytes >= this.segmentBytes) this.closeWriter();
   }
 
@@ -206,7 +220,7 @@ export class SpillStore {
       this.backlog -= taken;
       if (out.length >= max || this.backlog === 0) break;
       // Need more bytes: keep the partial line, read behind it.
-      if (this.readSeq === this.writeSeq && this.pending.length > 0) this.flush();
+      if (this.readSeq === this.writeSeq && this.wlen > 0) this.flush();
       const rest = this.bufLen - this.bufPos;
       if (rest === buf.length) {
         const bigger = Buffer.allocUnsafe(buf.length * 2); // one line longer than the buffer
