@@ -1,7 +1,5 @@
 # The whole CryptoFlow stack for one environment. dev and prod share this file; sizes live in terraform.tfvars.
 
-data "aws_partition" "current" {}
-
 locals {
   name_prefix  = "cryptoflow-${var.env}"
   cluster_name = local.name_prefix

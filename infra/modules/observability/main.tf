@@ -2,12 +2,8 @@
 # below are checked against that file by test/infra; add a metric there first, then use it here.
 
 locals {
-  namespace = "CryptoFlow"
-  stream_alarms = {
-    for s in var.streams : s => {
-      dims = { Env = var.env, Stream = s }
-    }
-  }
+  namespace     = "CryptoFlow"
+  stream_alarms = toset(var.streams)
 }
 
 resource "aws_sns_topic" "alarms" {
@@ -30,7 +26,7 @@ resource "aws_cloudwatch_metric_alarm" "occupancy" {
   alarm_description   = "Channels of ${each.key} stay above ${var.occupancy_alarm_threshold * 100}% full: the stream cannot keep up and autoscaling has not fixed it (max replicas? hosts?). See docs/operations/scale.md."
   namespace           = local.namespace
   metric_name         = "ChannelOccupancyMax"
-  dimensions          = each.value.dims
+  dimensions          = { Env = var.env, Stream = each.key }
   statistic           = "Maximum"
   period              = 60
   evaluation_periods  = var.occupancy_alarm_minutes
@@ -50,7 +46,7 @@ resource "aws_cloudwatch_metric_alarm" "seq_gaps" {
   alarm_description   = "More than ${var.seq_gaps_per_5m_threshold} book sequence gaps in 5 minutes on ${each.key}: each gap is a resync with a data hole until the new snapshot. Check venue status and channel drops."
   namespace           = local.namespace
   metric_name         = "SeqGaps"
-  dimensions          = each.value.dims
+  dimensions          = { Env = var.env, Stream = each.key }
   statistic           = "Sum"
   period              = 300
   evaluation_periods  = 1
@@ -69,7 +65,7 @@ resource "aws_cloudwatch_metric_alarm" "drops" {
   alarm_description   = "${each.key} dropped rows under backpressure (drop-oldest/sample policy): data was lost. See docs/operations/scale.md."
   namespace           = local.namespace
   metric_name         = "ChannelDropped"
-  dimensions          = each.value.dims
+  dimensions          = { Env = var.env, Stream = each.key }
   statistic           = "Sum"
   period              = 60
   evaluation_periods  = 1
