@@ -67,6 +67,11 @@ function readZigzagLong(buf: Buffer, pos: number): { value: number; pos: number 
 export interface AvroWriteOptions {
   /** Extra header metadata (`avro.schema` and `avro.codec` are written by the encoder). Iceberg keeps manifest facts here. */
   readonly metadata?: Readonly<Record<string, string>>;
+  /**
+   * Default `null`: manifests are small, every Iceberg reader handles uncompressed blocks, and the
+   * independent JS reader we test against (icebird 0.3.1) inflates Avro `deflate` blocks with a gzip
+   * decoder that fails on small blocks ("unexpected EOF").
+   */
   readonly codec?: 'null' | 'deflate';
   /** Seed for the 16-byte sync marker, so the same input gives the same bytes (deterministic object content). */
   readonly syncSeed?: string;
@@ -77,7 +82,7 @@ export interface AvroWriteOptions {
 /** Encode `records` as one Avro object container file whose header schema is exactly `schema` (field ids kept). */
 export function writeAvroContainer(schema: AvroSchemaJson, records: readonly unknown[], options: AvroWriteOptions = {}): Uint8Array {
   const type = avroType(schema);
-  const codec = options.codec ?? 'deflate';
+  const codec = options.codec ?? 'null';
   const meta: Record<string, Buffer> = {};
   for (const [k, v] of Object.entries(options.metadata ?? {})) meta[k] = Buffer.from(v, 'utf8');
   meta['avro.schema'] = Buffer.from(JSON.stringify(schema), 'utf8');
