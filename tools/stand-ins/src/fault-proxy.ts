@@ -27,7 +27,7 @@ export type Fault =
 export interface FaultRule {
   /** HTTP method to match (any when absent). */
   readonly method?: string;
-  /** Matches the request path without its query: a RegExp, or a string the path must start with. */
+  /** Matches the decoded request path without its query: a RegExp, or a string the path must start with. */
   readonly path?: RegExp | string;
   /** Further predicate, e.g. on the `x-amz-target` header of a DynamoDB call. */
   readonly when?: (req: IncomingMessage) => boolean;
@@ -46,7 +46,10 @@ export interface RuleHandle {
 
 export interface SeenRequest {
   readonly method: string;
+  /** Decoded pathname, no query. */
   readonly path: string;
+  /** The request target as sent (encoded, with query). */
+  readonly url: string;
   readonly target: string | undefined;
   readonly fault: Fault['kind'] | undefined;
 }
@@ -76,11 +79,21 @@ interface LiveRule {
 
 const SEEN_CAP = 10_000;
 
+/** The decoded pathname without query: SDKs percent-encode keys (`=` → `%3D`), rules name them plainly. */
+function pathOf(url: string | undefined): string {
+  const raw = url ?? '/';
+  const q = raw.indexOf('?');
+  const pathname = q < 0 ? raw : raw.slice(0, q);
+  try {
+    return decodeURIComponent(pathname);
+  } catch {
+    return pathname;
+  }
+}
+
 function matches(rule: FaultRule, req: IncomingMessage): boolean {
   if (rule.method && rule.method.toUpperCase() !== req.method) return false;
-  const url = req.url ?? '/';
-  const q = url.indexOf('?');
-  const path = q < 0 ? url : url.slice(0, q);
+  const path = pathOf(req.url);
   if (rule.path instanceof RegExp ? !rule.path.test(path) : rule.path !== undefined && !path.startsWith(rule.path)) return false;
   return rule.when ? rule.when(req) : true;
 }
@@ -154,7 +167,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
     const fault = take(req);
     if (seen.length >= SEEN_CAP) seen.shift();
     const target = req.headers['x-amz-target'];
-    seen.push({ method: req.method ?? '', path: req.url ?? '/', target: typeof target === 'string' ? target : undefined, fault: fault?.kind });
+    seen.push({ method: req.method ?? '', path: pathOf(req.url), url: req.url ?? '/', target: typeof target === 'string' ? target : undefined, fault: fault?.kind });
     if (!fault) return forward(req, res);
     switch (fault.kind) {
       case 'status': {

@@ -1,0 +1,10 @@
+export { S3FileStore, META_SHA256 } from './file-store.js';
+export type { S3FileStoreOptions } from './file-store.js';
+export { S3ObjectWriter } from './object-writer.js';
+export type { S3ObjectWriterOptions } from './object-writer.js';
+export { CircuitBreaker, CIRCUIT_STATE_VALUE } from './circuit-breaker.js';
+export type { CircuitBreakerOptions, CircuitState } from './circuit-breaker.js';
+export { withS3Retries, DEFAULT_S3_RETRY } from './retry.js';
+export type { RetryPolicy, RetryContext } from './retry.js';
+export { isRetriableS3Error } from './errors.js';
+export type { CommonS3Options } from './shared.js';
