@@ -1,5 +1,5 @@
 env                = "dev"
-region             = "us-east-1"
+region             = "ap-northeast-1" # Binance refuses US addresses (HTTP 451)
 vpc_id             = "vpc-REPLACE"
 host_subnet_id     = "subnet-REPLACE-public"
 private_subnet_ids = ["subnet-REPLACE-private-a", "subnet-REPLACE-private-b"]
