@@ -335,9 +335,9 @@ export class BoundedChannel<T> {
   close(): void {
     if (this.isClosed) return;
     this.isClosed = true;
-    this.spill?.flush();
     this.readers.wakeAll();
     this.writers.wakeAll();
+    this.spill?.flush(); // may throw CF_SPILL_IO; the channel is closed either way
     if (this.count === 0 && (this.spill === undefined || this.spill.backlog === 0)) this.finish();
   }
 

@@ -124,31 +124,37 @@ export class SpillStore {
     this.cursorPath = join(this.dir, 'cursor');
     this.io('mkdir', this.dir, () => mkdirSync(this.dir, { recursive: true }));
     this.acquireLock();
-
-    const names = this.io('readdir', this.dir, () => readdirSync(this.dir));
-    const seqs: number[] = [];
-    for (const name of names) {
-      const m = SEGMENT_RE.exec(name);
-      if (m) seqs.push(Number(m[1]));
-      else if (name.endsWith('.tmp')) this.unlink(join(this.dir, name)); // an interrupted detach; the original is intact
+    try {
+      const names = this.io('readdir', this.dir, () => readdirSync(this.dir));
+      const seqs: number[] = [];
+      for (const name of names) {
+        const m = SEGMENT_RE.exec(name);
+        if (m) seqs.push(Number(m[1]));
+        else if (name.endsWith('.tmp')) this.unlink(join(this.dir, name)); // an interrupted detach; the original is intact
+      }
+      seqs.sort((a, b) => a - b);
+      const cursor = this.readCursor();
+      let startOffset = 0;
+      if (cursor) {
+        while (seqs.length > 0 && seqs[0]! < cursor.seq) this.unlink(this.segPath(seqs.shift()!)); // fully read before the stop
+        if (seqs[0] === cursor.seq) startOffset = cursor.offset;
+      }
+      this.nextSeq = Math.max(FIRST_SEQ, (seqs.at(-1) ?? 0) + 1, (cursor?.seq ?? 0) + 1);
+      let recovered = 0;
+      for (let i = 0; i < seqs.length; i++) recovered += this.countLines(seqs[i]!, i === 0 ? startOffset : 0);
+      this.segments = seqs;
+      this.readOffset = startOffset;
+      this.recovered = recovered;
+      this.backlog = recovered;
+      this.cursorFd = this.io('open', this.cursorPath, () => openSync(this.cursorPath, 'w'));
+      if (recovered === 0) this.reset();
+      else this.writeCursor();
+    } catch (err) {
+      // Do not keep the directory locked for a channel that never came up.
+      if (this.cursorFd >= 0) closeSync(this.cursorFd);
+      this.unlink(this.lockPath);
+      throw err;
     }
-    seqs.sort((a, b) => a - b);
-    const cursor = this.readCursor();
-    let startOffset = 0;
-    if (cursor) {
-      while (seqs.length > 0 && seqs[0]! < cursor.seq) this.unlink(this.segPath(seqs.shift()!)); // fully read before the stop
-      if (seqs[0] === cursor.seq) startOffset = cursor.offset;
-    }
-    this.nextSeq = Math.max(FIRST_SEQ, (seqs.at(-1) ?? 0) + 1, (cursor?.seq ?? 0) + 1);
-    let recovered = 0;
-    for (let i = 0; i < seqs.length; i++) recovered += this.countLines(seqs[i]!, i === 0 ? startOffset : 0);
-    this.segments = seqs;
-    this.readOffset = startOffset;
-    this.recovered = recovered;
-    this.backlog = recovered;
-    this.cursorFd = this.io('open', this.cursorPath, () => openSync(this.cursorPath, 'w'));
-    if (recovered === 0) this.reset();
-    else this.writeCursor();
   }
 
   /** Appends one line (no newline inside; the caller checked). */

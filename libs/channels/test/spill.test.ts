@@ -1,6 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import {
   existsSync,
+  mkdirSync,
   mkdtempSync,
   readdirSync,
   readFileSync,
@@ -183,6 +184,27 @@ describe("policy 'spill'", () => {
     expect(isCfError(err, 'CF_SPILL_IO')).toBe(true);
     expect((err as Error).message).toMatch(/in use by pid \d+ \(this process\)/);
     a.close();
+  });
+
+  it('a channel that fails to open does not leave its directory locked', () => {
+    const dir = tempDir();
+    const segDir = join(dir, encodeURIComponent('binance/ticks/raw'));
+    const bogus = join(segDir, 'seg-0000000001000000.jsonl');
+    mkdirSync(bogus, { recursive: true }); // a "segment" that cannot be read
+    let err: unknown;
+    try {
+      spillChannel(dir);
+    } catch (e) {
+      err = e;
+    }
+    expect(isCfError(err, 'CF_SPILL_IO')).toBe(true);
+    expect((err as { context: Record<string, unknown> }).context).toMatchObject({
+      op: 'read',
+      errno: 'EISDIR',
+    });
+    rmSync(bogus, { recursive: true });
+    const ch = spillChannel(dir); // not "in use by this process"
+    ch.close();
   });
 
   it('reports I/O failures as CF_SPILL_IO with context', () => {
