@@ -1,5 +1,5 @@
 import { STREAM_EXCHANGES, STREAM_TABLE, STREAMS } from '@cryptoflow/model';
-import type { ColumnDef, TableSchema } from '@cryptoflow/model';
+import type { ColumnDef, Stream, TableSchema } from '@cryptoflow/model';
 
 /**
  * Everything derived from libs/model that lives outside TypeScript: the Terraform table definitions and the
@@ -125,7 +125,7 @@ function md(text: string): string {
   return text.replace(/\|/g, '\\|').replace(/\n/g, ' ');
 }
 
-function streamsOf(table: string): string[] {
+function streamsOf(table: string): Stream[] {
   return STREAMS.filter((s) => STREAM_TABLE[s] === table);
 }
 
@@ -226,4 +226,33 @@ export function generatedFiles(schemas: readonly TableSchema[]): Map<string, str
   files.set(`${DATA_CONTRACTS_DIR}/README.md`, renderIndex(schemas));
   for (const s of schemas) files.set(`${DATA_CONTRACTS_DIR}/${s.table}.md`, renderTableDoc(s));
   return files;
+}
+
+/**
+ * The Iceberg REST commit body that gives a freshly created (unpartitioned) S3 Tables table the model's
+ * partition spec: Terraform cannot declare one. Asserting the table uuid and default spec 0 makes it a
+ * no-op failure (409) on any table that was already changed, never a second spec.
+ */
+export function partitionSpecUpdate(schema: TableSchema, tableUuid: string): Record<string, unknown> {
+  checkCreatableIds(schema);
+  const byName = new Map(schema.columns.map((c) => [c.name, c]));
+  return {
+    requirements: [
+      { type: 'assert-table-uuid', uuid: tableUuid },
+      { type: 'assert-default-spec-id', 'default-spec-id': 0 },
+    ],
+    updates: [
+      {
+        action: 'add-spec',
+        spec: {
+          fields: schema.partitionSpec.map((p) => {
+            const src = byName.get(p.sourceColumn);
+            if (!src) throw new Error(`libs/model TABLE_SCHEMAS.${schema.table}: partition source ${p.sourceColumn} is not a column`);
+            return { 'source-id': src.id, 'field-id': p.fieldId, name: p.name, transform: p.transform };
+          }),
+        },
+      },
+      { action: 'set-default-spec', 'spec-id': -1 },
+    ],
+  };
 }

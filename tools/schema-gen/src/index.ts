@@ -8,6 +8,7 @@ export {
   renderTableDoc,
   renderIndex,
   generatedFiles,
+  partitionSpecUpdate,
 } from './generate.js';
 export { REPO_ROOT, checkGenerated, writeGenerated } from './files.js';
 export type { StaleReport } from './files.js';

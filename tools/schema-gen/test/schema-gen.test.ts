@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { TABLE_SCHEMAS, allTableSchemas } from '@cryptoflow/model';
 import type { TableSchema } from '@cryptoflow/model';
-import { checkCreatableIds, checkGenerated, generatedFiles, hclString, renderTableDoc, renderTerraformTables } from '../src/index.js';
+import { checkCreatableIds, checkGenerated, generatedFiles, hclString, partitionSpecUpdate, renderTableDoc, renderTerraformTables } from '../src/index.js';
 
 describe('schema-gen', () => {
   it('generated Terraform and docs on disk match libs/model (run `npm run -w @cryptoflow/schema-gen gen` when this fails)', () => {
@@ -38,5 +38,18 @@ describe('schema-gen', () => {
 
   it('escapes Terraform string syntax in generated literals', () => {
     expect(hclString('a "b" ${c} %{d} \\')).toBe('"a \\"b\\" $${c} %%{d} \\\\"');
+  });
+
+  it('builds the REST update that gives a new table the model partition spec, guarded by uuid and spec id', () => {
+    expect(partitionSpecUpdate(TABLE_SCHEMAS.trades, 'u-1')).toEqual({
+      requirements: [
+        { type: 'assert-table-uuid', uuid: 'u-1' },
+        { type: 'assert-default-spec-id', 'default-spec-id': 0 },
+      ],
+      updates: [
+        { action: 'add-spec', spec: { fields: [{ 'source-id': 3, 'field-id': 1000, name: 'exchange_ts_hour', transform: 'hour' }] } },
+        { action: 'set-default-spec', 'spec-id': -1 },
+      ],
+    });
   });
 });
