@@ -1,0 +1,2 @@
+export { KafkaRowSink } from './row-sink.js';
+export type { KafkaRowSinkOptions } from './row-sink.js';
