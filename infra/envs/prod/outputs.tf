@@ -47,3 +47,8 @@ output "dashboard" {
   description = "CloudWatch dashboard."
   value       = module.observability.dashboard_name
 }
+
+output "athena_named_queries" {
+  description = "Named query => id (aws athena get-named-query --named-query-id)."
+  value       = module.athena.named_query_ids
+}
