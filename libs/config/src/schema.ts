@@ -117,7 +117,6 @@ export const collectorConfigSchema = z
       .prefault({}),
     normalize: z
       .strictObject({
-        workers: z.number().int().min(1).max(256).default(4),
         operators: z.array(z.record(z.string(), z.unknown())).default([]),
       })
       .prefault({}),

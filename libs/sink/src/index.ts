@@ -16,7 +16,52 @@ export type { FileStore, FilePut, StoredFile, LocalFileStoreOptions } from './st
 export { objectKey, fileHash16, loadKeyHasher } from './keys.js';
 
 // S3 stage (src/s3)
+export { S3FileStore, META_SHA256, S3ObjectWriter, CircuitBreaker, CIRCUIT_STATE_VALUE, withS3Retries, DEFAULT_S3_RETRY, isRetriableS3Error } from './s3/index.js';
+export type { S3FileStoreOptions, S3ObjectWriterOptions, CircuitBreakerOptions, CircuitState, RetryPolicy, RetryContext, CommonS3Options } from './s3/index.js';
 
 // Iceberg (src/iceberg)
+export {
+  IcebergRestClient,
+  DEFAULT_TABLE_PROPERTIES,
+  currentSnapshot,
+  findCommit,
+  snapshotIdForCommit,
+  encodeBound,
+  decodeBound,
+  hourTransform,
+  writeAvroContainer,
+  readAvroContainer,
+  manifestEntrySchema,
+  partitionRecordSchema,
+  MANIFEST_FILE_SCHEMA,
+  writeDataManifest,
+  writeManifestList,
+  readManifestList,
+  readManifest,
+  sigV4Signer,
+  s3ObjectStore,
+  parseS3Uri,
+  parseJson,
+  stringifyJson,
+  toBigIntId,
+  sameId,
+} from './iceberg/index.js';
+export type {
+  IcebergRestClientOptions,
+  CreateTableOptions,
+  AppendOptions,
+  AppendResult,
+  BoundValue,
+  DataFileInput,
+  ObjectWriter,
+  ObjectReader,
+  ObjectStore,
+  TableIdent,
+  LoadedTable,
+  IcebergTableMetadata,
+  IcebergSnapshot,
+} from './iceberg/index.js';
 
 // Kafka (src/kafka)
+export { KafkaRowSink } from './kafka/index.js';
+export type { KafkaRowSinkOptions } from './kafka/index.js';

@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+// collector-ticks: thin wiring; the pipeline lives in libs (see docs/architecture.md).
+import { runCollectorApp } from '@cryptoflow/runtime';
+
+await runCollectorApp('collector-ticks', 'ticks');

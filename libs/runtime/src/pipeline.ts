@@ -1,0 +1,174 @@
+import { join } from 'node:path';
+import { BoundedChannel, jsonSpillCodec } from '@cryptoflow/channels';
+import type { ChannelWatcher } from '@cryptoflow/channels';
+import type { ChannelSettings } from '@cryptoflow/config';
+import { CfError, framePreview } from '@cryptoflow/core';
+import type { RawFrame } from '@cryptoflow/exchanges';
+import { OnceLogger } from '@cryptoflow/logger';
+import type { Logger } from '@cryptoflow/logger';
+import { counter } from '@cryptoflow/metrics';
+import type { Counter, Registry } from '@cryptoflow/metrics';
+import type { CanonicalRow, Exchange, Stream } from '@cryptoflow/model';
+import { ChannelOutlet } from './outlet.js';
+
+/**
+ * Turns raw frames of one (exchange, shard) into canonical rows. Built per stream (see processors.ts):
+ * decoder + normalizer for trades/liquidations/funding, decoder + sequencer + book for the book streams.
+ */
+export interface FrameProcessor {
+  /** Synchronous: decode, normalize, emit rows through the outlet given at construction. */
+  process(frame: RawFrame): void;
+  /** Called about every 100 ms with the receive clock (idle book snapshots, window closes). */
+  tick?(nowMicros: number): void;
+  /** End of input: emit what operators still hold and wait for in-flight work (snapshot fetches). */
+  finish(): Promise<void>;
+  /** Readiness detail for /ready (books synced...). */
+  ready?(): { ok: boolean; detail?: unknown };
+}
+
+/** Where rows go after the row channel: the file sink, and optionally Kafka. */
+export interface RowConsumer {
+  write(row: CanonicalRow): void;
+}
+
+export interface ShardPipelineOptions {
+  readonly app: string;
+  readonly exchange: Exchange;
+  readonly stream: Stream;
+  readonly shard: number;
+  readonly settings: ChannelSettings;
+  readonly createProcessor: (emit: (row: CanonicalRow) => void) => FrameProcessor;
+  readonly consumers: readonly RowConsumer[];
+  /** Drops rows this replica must not write (shard handover cut). Counted. */
+  readonly rowFilter?: (row: CanonicalRow) => boolean;
+  readonly registry: Registry;
+  readonly logger: Logger;
+  readonly watcher?: ChannelWatcher;
+  /** Tick the processor on the wall clock (live). Replays leave it off so output depends on the data alone. */
+  readonly wallClockTicks?: boolean;
+}
+
+const RAW_BATCH = 256;
+const ROW_BATCH = 2048;
+
+/**
+ * One (exchange, shard) lane: raw channel → processor → row channel → consumers. Every item of one
+ * symbol passes through the same two FIFO channels and one processor, so per-symbol order holds.
+ */
+export class ShardPipeline {
+  readonly raw: BoundedChannel<RawFrame>;
+  readonly rows: BoundedChannel<CanonicalRow>;
+  readonly processor: FrameProcessor;
+  private readonly outlet: ChannelOutlet<CanonicalRow>;
+  private decodeLoop: Promise<void> | undefined;
+  private sinkLoop: Promise<void> | undefined;
+  private tickTimer: NodeJS.Timeout | undefined;
+  private readonly rejected: Counter<'exchange' | 'stream' | 'shard' | 'reason'>;
+  private readonly once: OnceLogger;
+  private readonly labels: { exchange: string; stream: string; shard: string };
+  rowsOut = 0;
+
+  constructor(private readonly options: ShardPipelineOptions) {
+    const { settings, exchange, stream, shard, app } = options;
+    this.labels = { exchange, stream, shard: String(shard) };
+    const channel = <T>(kind: 'raw' | 'rows', capacity: number): BoundedChannel<T> =>
+      new BoundedChannel<T>({
+        name: `${kind}.${exchange}.s${shard}`,
+        capacity,
+        policy: settings.policy,
+        sampleEvery: settings.sample_every,
+        spillDir: join(settings.spill_dir, app),
+        codec: jsonSpillCodec<T>(),
+        warnOccupancy: settings.warn_occupancy,
+        labels: this.labels,
+      });
+    this.raw = channel<RawFrame>('raw', settings.raw_cap);
+    // Rows always wait: sampling or dropping canonical rows would lose data silently after decode.
+    this.rows = new BoundedChannel<CanonicalRow>({
+      name: `rows.${exchange}.s${shard}`,
+      capacity: settings.row_cap,
+      policy: settings.policy === 'spill' ? 'spill' : 'wait',
+      spillDir: join(settings.spill_dir, app),
+      codec: jsonSpillCodec<CanonicalRow>(),
+      warnOccupancy: settings.warn_occupancy,
+      labels: this.labels,
+    });
+    this.outlet = new ChannelOutlet(this.rows);
+    this.processor = options.createProcessor(this.outlet.emit);
+    this.rejected = counter(options.registry, 'rows_rejected_total', 'Canonical rows not written (handover cut or schema mismatch).', [
+      'exchange',
+      'stream',
+      'shard',
+      'reason',
+    ]);
+    this.once = new OnceLogger(options.logger);
+    options.watcher?.watch(this.raw as BoundedChannel<unknown>);
+    options.watcher?.watch(this.rows as BoundedChannel<unknown>);
+  }
+
+  start(): void {
+    if (this.decodeLoop) return;
+    this.decodeLoop = this.runDecode();
+    this.sinkLoop = this.runSink();
+    if (this.processor.tick && (this.options.wallClockTicks ?? true)) {
+      this.tickTimer = setInterval(() => this.processor.tick?.(Date.now() * 1000), 100);
+      this.tickTimer.unref();
+    }
+  }
+
+  /** Non-blocking hand-off from a socket: false = full, pause the socket until `writable()`. */
+  readonly offer = (frame: RawFrame): boolean => this.raw.offer(frame);
+
+  /** Awaiting hand-off (replays). */
+  push(frame: RawFrame): Promise<void> {
+    return this.raw.offer(frame) ? Promise.resolve() : this.raw.send(frame);
+  }
+
+  /** Closes the input and resolves when every frame received has become rows handed to the consumers. */
+  async finish(): Promise<void> {
+    this.start();
+    if (this.tickTimer) clearInterval(this.tickTimer);
+    if (!this.raw.closed) this.raw.close();
+    await this.decodeLoop;
+    await this.processor.finish();
+    await this.outlet.settle();
+    if (!this.rows.closed) this.rows.close();
+    await this.sinkLoop;
+    this.options.watcher?.unwatch(this.raw as BoundedChannel<unknown>);
+    this.options.watcher?.unwatch(this.rows as BoundedChannel<unknown>);
+  }
+
+  private async runDecode(): Promise<void> {
+    for (;;) {
+      const batch = await this.raw.receiveBatch(RAW_BATCH);
+      if (batch.length === 0) return;
+      for (let i = 0; i < batch.length; i++) this.processor.process(batch[i] as RawFrame);
+      await this.outlet.settle();
+    }
+  }
+
+  private async runSink(): Promise<void> {
+    const { consumers, rowFilter } = this.options;
+    for (;;) {
+      const batch = await this.rows.receiveBatch(ROW_BATCH);
+      if (batch.length === 0) return;
+      for (let i = 0; i < batch.length; i++) {
+        const row = batch[i] as CanonicalRow;
+        if (rowFilter && !rowFilter(row)) {
+          this.rejected.inc({ ...this.labels, reason: 'not_owner' });
+          continue;
+        }
+        for (let c = 0; c < consumers.length; c++) {
+          try {
+            (consumers[c] as RowConsumer).write(row);
+          } catch (err) {
+            if (!(err instanceof CfError) || err.code !== 'CF_SCHEMA') throw err;
+            this.rejected.inc({ ...this.labels, reason: 'schema' });
+            this.once.warn(`schema:${row.table}`, { err: err.message, row: framePreview(JSON.stringify(row)) }, 'row rejected by the sink schema');
+          }
+        }
+        this.rowsOut++;
+      }
+    }
+  }
+}
