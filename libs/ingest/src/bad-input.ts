@@ -16,7 +16,11 @@ export class BadInputReporter {
   private readonly bound: Record<DecodeErrorReason, Counter.Internal>;
   private readonly once: OnceLogger;
 
-  constructor(options: { registry: Registry; logger: Logger; labels: { exchange: string; stream: string; shard: string } }) {
+  constructor(options: {
+    registry: Registry;
+    logger: Logger;
+    labels: { exchange: string; stream: string; shard: string };
+  }) {
     const metric: Counter<'exchange' | 'stream' | 'shard' | 'reason'> = counter(
       options.registry,
       'decode_errors_total',
@@ -36,6 +40,10 @@ export class BadInputReporter {
   report(reason: DecodeErrorReason, frame: string, detail: string): void {
     this.counts[reason]++;
     this.bound[reason].inc();
-    this.once.warn(reason, { reason, detail, frame: framePreview(frame) }, 'bad input skipped (logged once per reason; see decode_errors_total)');
+    this.once.warn(
+      reason,
+      { reason, detail, frame: framePreview(frame) },
+      'bad input skipped (logged once per reason; see decode_errors_total)',
+    );
   }
 }

@@ -54,7 +54,15 @@ export class BinanceDecoder {
   constructor(private readonly options: BinanceDecoderOptions) {
     this.maxFrameBytes = options.maxFrameBytes ?? 1_048_576;
     this.reporter = options.reporter ?? new BadInputReporter(options);
-    this.msg = { exchange: options.exchange, symbol: '', channel: 'aggTrade', exchangeTs: 0, ingestTs: 0, seq: 0, payload: {} };
+    this.msg = {
+      exchange: options.exchange,
+      symbol: '',
+      channel: 'aggTrade',
+      exchangeTs: 0,
+      ingestTs: 0,
+      seq: 0,
+      payload: {},
+    };
   }
 
   get errors(): Readonly<Record<DecodeErrorReason, number>> {
@@ -63,19 +71,22 @@ export class BinanceDecoder {
 
   decode(frame: RawFrame): VenueMessage | null {
     const text = frame.data;
-    if (text.length > this.maxFrameBytes) return this.bad('oversized', text, `frame of ${text.length} bytes exceeds ${this.maxFrameBytes}`);
+    if (text.length > this.maxFrameBytes)
+      return this.bad('oversized', text, `frame of ${text.length} bytes exceeds ${this.maxFrameBytes}`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
     } catch (err) {
       return this.bad('malformed_json', text, (err as Error).message);
     }
-    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return this.bad('malformed_json', text, 'expected a JSON object');
+    if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed))
+      return this.bad('malformed_json', text, 'expected a JSON object');
     let data = parsed as Record<string, unknown>;
     // Combined-stream envelope: {"stream": "...", "data": {...}}
     if (typeof data['stream'] === 'string' && 'data' in data) {
       const inner = data['data'];
-      if (inner === null || typeof inner !== 'object' || Array.isArray(inner)) return this.bad('mistyped_field', text, 'data: expected an object');
+      if (inner === null || typeof inner !== 'object' || Array.isArray(inner))
+        return this.bad('mistyped_field', text, 'data: expected an object');
       data = inner as Record<string, unknown>;
     } else if ('result' in data && 'id' in data) {
       return null; // answer to SUBSCRIBE / LIST_SUBSCRIPTIONS: control, not data
@@ -83,16 +94,28 @@ export class BinanceDecoder {
     const e = data['e'];
     let channel: VenueChannel | undefined;
     if (typeof e === 'string') channel = CHANNEL_BY_EVENT[e];
-    else if (e === undefined && typeof data['b'] === 'string' && typeof data['a'] === 'string' && 'u' in data) channel = 'bookTicker';
+    else if (e === undefined && typeof data['b'] === 'string' && typeof data['a'] === 'string' && 'u' in data)
+      channel = 'bookTicker';
     else if (e !== undefined) return this.bad('mistyped_field', text, 'e: expected a string');
-    if (channel === undefined) return this.bad(e === undefined ? 'missing_field' : 'unknown_channel', text, e === undefined ? 'e: missing event type' : `e: ${String(e)}`);
+    if (channel === undefined)
+      return this.bad(
+        e === undefined ? 'missing_field' : 'unknown_channel',
+        text,
+        e === undefined ? 'e: missing event type' : `e: ${String(e)}`,
+      );
 
     const holder = channel === 'forceOrder' ? data['o'] : data;
-    if (holder === null || typeof holder !== 'object') return this.bad(holder === undefined ? 'missing_field' : 'mistyped_field', text, 'o: expected the order object');
+    if (holder === null || typeof holder !== 'object')
+      return this.bad(
+        holder === undefined ? 'missing_field' : 'mistyped_field',
+        text,
+        'o: expected the order object',
+      );
     const symbol = (holder as Record<string, unknown>)['s'];
     if (symbol === undefined) return this.bad('missing_field', text, 's: missing symbol');
     if (typeof symbol !== 'string') return this.bad('mistyped_field', text, 's: expected a string');
-    if (!this.options.symbols.has(symbol)) return this.bad('unknown_symbol', text, `s: ${symbol} is not subscribed on ${this.options.exchange}`);
+    if (!this.options.symbols.has(symbol))
+      return this.bad('unknown_symbol', text, `s: ${symbol} is not subscribed on ${this.options.exchange}`);
 
     const eventTime = data['E'];
     let exchangeTs: number;

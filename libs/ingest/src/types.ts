@@ -1,7 +1,8 @@
 import type { Exchange } from '@cryptoflow/model';
 
 /** Venue channels the decoder recognises (Binance event types). */
-export type VenueChannel = 'aggTrade' | 'trade' | 'depthUpdate' | 'forceOrder' | 'markPriceUpdate' | 'bookTicker' | 'kline';
+export type VenueChannel =
+  'aggTrade' | 'trade' | 'depthUpdate' | 'forceOrder' | 'markPriceUpdate' | 'bookTicker' | 'kline';
 
 /**
  * A decoded venue message, stamped. The decoder reuses one instance per decoder (no allocation per

@@ -20,7 +20,10 @@ const mapSchema = z.strictObject({
   factor: z.number().finite().optional(),
   value: scalar.optional(),
 });
-const dedupeSchema = z.strictObject({ op: z.literal('dedupe'), window: z.number().int().positive().default(4096) });
+const dedupeSchema = z.strictObject({
+  op: z.literal('dedupe'),
+  window: z.number().int().positive().default(4096),
+});
 export const operatorConfigSchema = z.discriminatedUnion('op', [filterSchema, mapSchema, dedupeSchema]);
 export type OperatorConfig = z.infer<typeof operatorConfigSchema>;
 
@@ -28,7 +31,11 @@ export type OperatorConfig = z.infer<typeof operatorConfigSchema>;
  * Operators from config (`normalize.operators`), validated against the stream's table: every problem
  * of every entry is reported at once with its path, before the app starts.
  */
-export function buildOperators(configs: readonly unknown[], table: TableName, path = 'normalize.operators'): Operator<CanonicalRow, CanonicalRow>[] {
+export function buildOperators(
+  configs: readonly unknown[],
+  table: TableName,
+  path = 'normalize.operators',
+): Operator<CanonicalRow, CanonicalRow>[] {
   const issues: string[] = [];
   const parsed: OperatorConfig[] = [];
   const schema = TABLE_SCHEMAS[table];
@@ -36,35 +43,55 @@ export function buildOperators(configs: readonly unknown[], table: TableName, pa
   configs.forEach((raw, i) => {
     const r = operatorConfigSchema.safeParse(raw);
     if (!r.success) {
-      for (const issue of r.error.issues) issues.push(`${path}[${i}]${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
+      for (const issue of r.error.issues)
+        issues.push(
+          `${path}[${i}]${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`,
+        );
       return;
     }
     const op = r.data;
     if (op.op !== 'dedupe') {
       const col = columns.get(op.column);
       if (!col) {
-        issues.push(`${path}[${i}].column: ${op.column} is not a column of ${table} (${[...columns.keys()].join(', ')})`);
+        issues.push(
+          `${path}[${i}].column: ${op.column} is not a column of ${table} (${[...columns.keys()].join(', ')})`,
+        );
         return;
       }
       if (op.op === 'map') {
         const numeric = col.type === 'double' || col.type === 'long' || col.type === 'int';
-        if ((op.fn === 'round' || op.fn === 'scale') && col.type !== 'double') issues.push(`${path}[${i}].fn: ${op.fn} needs a double column, ${op.column} is ${col.type}`);
-        if (op.fn === 'upper' && col.type !== 'string') issues.push(`${path}[${i}].fn: upper needs a string column, ${op.column} is ${col.type}`);
-        if (op.fn === 'round' && op.decimals === undefined) issues.push(`${path}[${i}].decimals: required for fn round`);
-        if (op.fn === 'scale' && op.factor === undefined) issues.push(`${path}[${i}].factor: required for fn scale`);
-        if (op.fn === 'set' && (op.value === undefined || (numeric ? typeof op.value !== 'number' : typeof op.value !== 'string'))) {
+        if ((op.fn === 'round' || op.fn === 'scale') && col.type !== 'double')
+          issues.push(`${path}[${i}].fn: ${op.fn} needs a double column, ${op.column} is ${col.type}`);
+        if (op.fn === 'upper' && col.type !== 'string')
+          issues.push(`${path}[${i}].fn: upper needs a string column, ${op.column} is ${col.type}`);
+        if (op.fn === 'round' && op.decimals === undefined)
+          issues.push(`${path}[${i}].decimals: required for fn round`);
+        if (op.fn === 'scale' && op.factor === undefined)
+          issues.push(`${path}[${i}].factor: required for fn scale`);
+        if (
+          op.fn === 'set' &&
+          (op.value === undefined || (numeric ? typeof op.value !== 'number' : typeof op.value !== 'string'))
+        ) {
           issues.push(`${path}[${i}].value: expected a ${numeric ? 'number' : 'string'} for ${op.column}`);
         }
-        if (schema.naturalKey.includes(op.column)) issues.push(`${path}[${i}].column: ${op.column} is part of the natural key and cannot be mapped`);
+        if (schema.naturalKey.includes(op.column))
+          issues.push(`${path}[${i}].column: ${op.column} is part of the natural key and cannot be mapped`);
       }
     }
     parsed.push(op);
   });
-  if (issues.length > 0) throw new CfError('CF_CONFIG_INVALID', `invalid config:\n  - ${issues.join('\n  - ')}`, { context: { issues } });
+  if (issues.length > 0)
+    throw new CfError('CF_CONFIG_INVALID', `invalid config:\n  - ${issues.join('\n  - ')}`, {
+      context: { issues },
+    });
   return parsed.map((op, i) => toOperator(op, table, `${op.op}[${i}]`));
 }
 
-function toOperator(op: OperatorConfig, table: TableName, name: string): Operator<CanonicalRow, CanonicalRow> {
+function toOperator(
+  op: OperatorConfig,
+  table: TableName,
+  name: string,
+): Operator<CanonicalRow, CanonicalRow> {
   switch (op.op) {
     case 'filter': {
       const { column, cmp, value } = op;
@@ -98,7 +125,11 @@ function toOperator(op: OperatorConfig, table: TableName, name: string): Operato
             return op.value;
         }
       };
-      return map(name, (row) => ({ ...row, [column]: apply((row as unknown as Record<string, unknown>)[column]) }) as CanonicalRow);
+      return map(
+        name,
+        (row) =>
+          ({ ...row, [column]: apply((row as unknown as Record<string, unknown>)[column]) }) as CanonicalRow,
+      );
     }
     case 'dedupe':
       return new Dedupe<CanonicalRow>(naturalKeyOf(table), op.window, undefined, name);

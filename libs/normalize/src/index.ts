@@ -1,5 +1,14 @@
 // Operators and chains
-export { filter, map, flatten, Dedupe, Watermark, TumblingWindow, ohlcvWindow, OperatorChain } from './operators.js';
+export {
+  filter,
+  map,
+  flatten,
+  Dedupe,
+  Watermark,
+  TumblingWindow,
+  ohlcvWindow,
+  OperatorChain,
+} from './operators.js';
 export type { Operator, Emit, TumblingWindowSpec, OhlcvBar } from './operators.js';
 export { buildOperators, naturalKeyOf, operatorConfigSchema } from './config-operators.js';
 export type { OperatorConfig } from './config-operators.js';

@@ -47,25 +47,44 @@ export function createNormalizer(options: NormalizerOptions): Normalizer {
   const spec = MAPPERS[options.stream];
   if (!spec) throw new Error(`createNormalizer: ${options.stream} is a book stream (use the book operator)`);
   const table = STREAM_TABLE[options.stream];
-  const dropped = counter(options.registry, 'dedupe_dropped_total', 'Rows dropped as repeats of an event already emitted.', ['exchange', 'stream', 'shard']).labels(
-    options.labels,
+  const dropped = counter(
+    options.registry,
+    'dedupe_dropped_total',
+    'Rows dropped as repeats of an event already emitted.',
+    ['exchange', 'stream', 'shard'],
+  ).labels(options.labels);
+  const dedupe = new Dedupe<CanonicalRow>(naturalKeyOf(table), options.dedupeWindow ?? 4096, () =>
+    dropped.inc(),
   );
-  const dedupe = new Dedupe<CanonicalRow>(naturalKeyOf(table), options.dedupeWindow ?? 4096, () => dropped.inc());
-  const stages: Operator<CanonicalRow, CanonicalRow>[] = [dedupe, ...buildOperators(options.operators ?? [], table)];
-  const chain = new OperatorChain(stages, options.emit, { registry: options.registry, labels: { exchange: options.exchange, stream: options.stream } });
+  const stages: Operator<CanonicalRow, CanonicalRow>[] = [
+    dedupe,
+    ...buildOperators(options.operators ?? [], table),
+  ];
+  const chain = new OperatorChain(stages, options.emit, {
+    registry: options.registry,
+    labels: { exchange: options.exchange, stream: options.stream },
+  });
   const fields = new FieldReader();
   const { reporter } = options;
   return {
     dedupe,
     push(msg: VenueMessage): void {
       if (msg.channel !== spec.channel) {
-        reporter.report('unknown_channel', JSON.stringify(msg.payload), `${msg.channel} on a ${options.stream} collector`);
+        reporter.report(
+          'unknown_channel',
+          JSON.stringify(msg.payload),
+          `${msg.channel} on a ${options.stream} collector`,
+        );
         return;
       }
       fields.reset();
       const row = spec.map(msg, fields);
       if (fields.failed) {
-        reporter.report(fields.reason ?? 'mistyped_field', JSON.stringify(msg.payload), `${fields.field}: bad ${fields.reason === 'missing_field' ? 'or missing ' : ''}value`);
+        reporter.report(
+          fields.reason ?? 'mistyped_field',
+          JSON.stringify(msg.payload),
+          `${fields.field}: bad ${fields.reason === 'missing_field' ? 'or missing ' : ''}value`,
+        );
         return;
       }
       chain.push(row);

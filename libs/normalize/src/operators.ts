@@ -35,7 +35,10 @@ export function flatten<I, O>(name: string, fn: (item: I, emit: Emit<O>) => void
 export class Dedupe<T extends { exchange: string; symbol: string }> implements Operator<T, T> {
   readonly name: string;
   dropped = 0;
-  private readonly perKey = new Map<string, { ring: (string | number)[]; head: number; seen: Set<string | number> }>();
+  private readonly perKey = new Map<
+    string,
+    { ring: (string | number)[]; head: number; seen: Set<string | number> }
+  >();
 
   constructor(
     private readonly key: (row: T) => string | number,
@@ -72,7 +75,9 @@ export class Dedupe<T extends { exchange: string; symbol: string }> implements O
  * watermark minus the allowed lateness pass through but are counted (`late_rows_total`): a collector
  * never drops data for being late; the metric tells the operator the venue or the network is lagging.
  */
-export class Watermark<T extends { exchange: string; symbol: string; exchange_ts: number }> implements Operator<T, T> {
+export class Watermark<
+  T extends { exchange: string; symbol: string; exchange_ts: number },
+> implements Operator<T, T> {
   readonly name = 'watermark';
   late = 0;
   private readonly marks = new Map<string, number>();
@@ -142,7 +147,8 @@ export class TumblingWindow<T, A, O> implements Operator<T, O> {
   }
 
   flush(emit: Emit<O>): void {
-    for (const w of this.open.values()) emit(this.spec.result(w.acc, w.start, w.start + this.spec.widthMicros));
+    for (const w of this.open.values())
+      emit(this.spec.result(w.acc, w.start, w.start + this.spec.widthMicros));
     this.open.clear();
   }
 }
@@ -161,9 +167,20 @@ export interface OhlcvBar {
 }
 
 /** 1-minute (or any width) OHLCV bars per symbol from trade rows, on trade time. */
-export function ohlcvWindow(widthMicros: number): TumblingWindow<
+export function ohlcvWindow(
+  widthMicros: number,
+): TumblingWindow<
   { exchange: string; symbol: string; trade_ts: number; price: number; qty: number },
-  { exchange: string; symbol: string; open: number; high: number; low: number; close: number; volume: number; trades: number },
+  {
+    exchange: string;
+    symbol: string;
+    open: number;
+    high: number;
+    low: number;
+    close: number;
+    volume: number;
+    trades: number;
+  },
   OhlcvBar
 > {
   return new TumblingWindow({
@@ -171,7 +188,16 @@ export function ohlcvWindow(widthMicros: number): TumblingWindow<
     widthMicros,
     key: (t) => t.exchange + '|' + t.symbol,
     time: (t) => t.trade_ts,
-    init: (t) => ({ exchange: t.exchange, symbol: t.symbol, open: t.price, high: t.price, low: t.price, close: t.price, volume: t.qty, trades: 1 }),
+    init: (t) => ({
+      exchange: t.exchange,
+      symbol: t.symbol,
+      open: t.price,
+      high: t.price,
+      low: t.price,
+      close: t.price,
+      volume: t.qty,
+      trades: 1,
+    }),
     add: (a, t) => {
       if (t.price > a.high) a.high = t.price;
       if (t.price < a.low) a.low = t.price;
@@ -201,11 +227,25 @@ export class OperatorChain {
     options: { registry: Registry; labels: { exchange: string; stream: string }; sampleEvery?: number },
   ) {
     this.stages = [...stages];
-    const latency = histogram(options.registry, 'operator_latency_seconds', 'Time spent in one normalize operator per input (sampled).', ['operator', 'exchange', 'stream']);
-    const rows = counter(options.registry, 'operator_rows_total', 'Rows into and out of each normalize operator.', ['operator', 'exchange', 'stream', 'direction']);
+    const latency = histogram(
+      options.registry,
+      'operator_latency_seconds',
+      'Time spent in one normalize operator per input (sampled).',
+      ['operator', 'exchange', 'stream'],
+    );
+    const rows = counter(
+      options.registry,
+      'operator_rows_total',
+      'Rows into and out of each normalize operator.',
+      ['operator', 'exchange', 'stream', 'direction'],
+    );
     this.latency = this.stages.map((s) => latency.labels({ operator: s.name, ...options.labels }));
-    this.rowsIn = this.stages.map((s) => rows.labels({ operator: s.name, ...options.labels, direction: 'in' }));
-    this.rowsOut = this.stages.map((s) => rows.labels({ operator: s.name, ...options.labels, direction: 'out' }));
+    this.rowsIn = this.stages.map((s) =>
+      rows.labels({ operator: s.name, ...options.labels, direction: 'in' }),
+    );
+    this.rowsOut = this.stages.map((s) =>
+      rows.labels({ operator: s.name, ...options.labels, direction: 'out' }),
+    );
     this.sampleEvery = options.sampleEvery ?? 64;
     // Emits are built once: stage i emits into stage i+1, the last into the sink.
     this.emits = new Array<Emit<CanonicalRow>>(this.stages.length + 1);

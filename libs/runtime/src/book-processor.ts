@@ -103,10 +103,17 @@ export class BookProcessor implements FrameProcessor {
     const symbol = /[?&]symbol=([A-Z0-9_-]+)/.exec(frame.connId)?.[1];
     if (!symbol) return;
     try {
-      this.operator.onSnapshot(bookKey(this.o.exchange, symbol), depthSnapshotFromBody(this.o.exchange, JSON.parse(frame.data), frame.receivedAt));
+      this.operator.onSnapshot(
+        bookKey(this.o.exchange, symbol),
+        depthSnapshotFromBody(this.o.exchange, JSON.parse(frame.data), frame.receivedAt),
+      );
     } catch (err) {
       if (!isCfError(err) && !(err instanceof SyntaxError)) throw err;
-      this.o.reporter.report('malformed_json', frame.data, `recorded snapshot for ${symbol}: ${(err as Error).message}`);
+      this.o.reporter.report(
+        'malformed_json',
+        frame.data,
+        `recorded snapshot for ${symbol}: ${(err as Error).message}`,
+      );
     }
   }
 
@@ -116,7 +123,10 @@ export class BookProcessor implements FrameProcessor {
 
   ready(): { ok: boolean; detail?: unknown } {
     const notLive = this.operator.summary().filter((k) => k.state !== 'live');
-    return { ok: notLive.length === 0, detail: notLive.length ? { syncing: notLive.map((k) => k.key) } : undefined };
+    return {
+      ok: notLive.length === 0,
+      detail: notLive.length ? { syncing: notLive.map((k) => k.key) } : undefined,
+    };
   }
 
   async finish(): Promise<void> {
@@ -154,14 +164,22 @@ export class BookProcessor implements FrameProcessor {
         try {
           const res = await client.fetchDepth(symbol, limit);
           if (ip && res.usedWeight !== undefined) live.egress?.observeUsedWeight(ip, res.usedWeight);
-          return { snapshot: depthSnapshotFromBody(exchange, res, res.receivedAt), usedWeight1m: res.usedWeight ?? null };
+          return {
+            snapshot: depthSnapshotFromBody(exchange, res, res.receivedAt),
+            usedWeight1m: res.usedWeight ?? null,
+          };
         } catch (err) {
           if (isCfError(err, 'CF_RATE_LIMITED') || isCfError(err, 'CF_IP_BANNED')) {
             const status = err.code === 'CF_RATE_LIMITED' ? 429 : 418;
-            const retryAfterMs = typeof err.context['retryAfterMs'] === 'number' ? err.context['retryAfterMs'] : null;
+            const retryAfterMs =
+              typeof err.context['retryAfterMs'] === 'number' ? err.context['retryAfterMs'] : null;
             // The shard moves to another IP for the cool-down; this request is retried by the scheduler.
             if (ip) live.egress?.reportRateLimited(ip, status, retryAfterMs ?? 60_000);
-            throw rateLimitError(status, retryAfterMs, typeof err.context['usedWeight'] === 'number' ? err.context['usedWeight'] : null);
+            throw rateLimitError(
+              status,
+              retryAfterMs,
+              typeof err.context['usedWeight'] === 'number' ? err.context['usedWeight'] : null,
+            );
           }
           throw err;
         }
@@ -171,7 +189,10 @@ export class BookProcessor implements FrameProcessor {
         settle(key);
       },
       onFailed: (key, err) => {
-        logger.warn({ key, err: err instanceof CfError ? err.toJSON() : String(err) }, 'depth snapshot failed: the key stays resyncing and retries');
+        logger.warn(
+          { key, err: err instanceof CfError ? err.toJSON() : String(err) },
+          'depth snapshot failed: the key stays resyncing and retries',
+        );
         this.operator.onSnapshotFailed(key);
         settle(key);
       },
@@ -196,4 +217,3 @@ export class BookProcessor implements FrameProcessor {
     };
   }
 }
-

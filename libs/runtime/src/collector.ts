@@ -63,14 +63,20 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   const pools = new Map<Exchange, EgressPool>();
   for (const exchange of Object.keys(config.exchanges) as Exchange[]) {
     if (egressIps.length === 0) continue;
-    const perShard = Object.fromEntries(Object.entries(config.egress.per_shard).map(([s, ip]) => [Number(s), ip]));
+    const perShard = Object.fromEntries(
+      Object.entries(config.egress.per_shard).map(([s, ip]) => [Number(s), ip]),
+    );
     pools.set(
       exchange,
       new EgressPool({
         ips: egressIps,
         perShard,
         venue: exchange,
-        limits: { ...VENUE_LIMITS[exchange], maxConnectionsPerIp: config.egress.max_connections_per_ip, weightCeilingRatio: config.egress.weight_ceiling_ratio },
+        limits: {
+          ...VENUE_LIMITS[exchange],
+          maxConnectionsPerIp: config.egress.max_connections_per_ip,
+          weightCeilingRatio: config.egress.weight_ceiling_ratio,
+        },
         registry,
         logger,
       }),
@@ -103,11 +109,25 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       logger: log,
       watcher,
       createProcessor: (emit) =>
-        createProcessor({ config, exchange, shard, symbols, emit, registry, logger: log, dispatcher: pool?.dispatcher(shard), egress: pool, live: true }),
+        createProcessor({
+          config,
+          exchange,
+          shard,
+          symbols,
+          emit,
+          registry,
+          logger: log,
+          dispatcher: pool?.dispatcher(shard),
+          egress: pool,
+          live: true,
+        }),
     });
     pipeline.start();
     const streams = symbols.flatMap((s) => binanceStreamName(stream, exchange, s));
-    const plans = planConnections(exchange, streams, { maxStreamsPerConnection: endpoint.max_streams_per_connection, wsBaseUrl: endpoint.ws_url });
+    const plans = planConnections(exchange, streams, {
+      maxStreamsPerConnection: endpoint.max_streams_per_connection,
+      wsBaseUrl: endpoint.ws_url,
+    });
     const connections = plans.map((plan) => {
       const connName = `${exchange}/${stream}/s${shard}/${plan.route ?? 'ws'}${plan.index}`;
       const conn = new BinanceStreamConnection({
@@ -132,7 +152,14 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       return conn;
     });
     units.set(`${exchange}|${shard}`, { exchange, shard, symbols, pipeline, connections });
-    log.info({ symbols: symbols.length, connections: connections.length, localAddress: pool?.ipFor(shard) ?? 'default' }, 'shard started');
+    log.info(
+      {
+        symbols: symbols.length,
+        connections: connections.length,
+        localAddress: pool?.ipFor(shard) ?? 'default',
+      },
+      'shard started',
+    );
   };
 
   const stopUnit = async (key: string): Promise<void> => {
@@ -147,8 +174,10 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
     for (const exchange of Object.keys(config.exchanges) as Exchange[]) {
       const symbols = config.exchanges[exchange]?.symbols ?? [];
       const owned = ownedSymbols(hasher, exchange, symbols, config.sharding.total_shards, ownership);
-      for (const [shard, syms] of owned) if (!units.has(`${exchange}|${shard}`)) startUnit(exchange, shard, syms);
-      for (const [key, unit] of units) if (unit.exchange === exchange && !owned.has(unit.shard)) void stopUnit(key);
+      for (const [shard, syms] of owned)
+        if (!units.has(`${exchange}|${shard}`)) startUnit(exchange, shard, syms);
+      for (const [key, unit] of units)
+        if (unit.exchange === exchange && !owned.has(unit.shard)) void stopUnit(key);
     }
   };
   assign();
@@ -160,7 +189,10 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       const key = `${exchange}|${move.shard}`;
       const unit = units.get(key);
       if (!unit) return;
-      logger.warn({ exchange, shard: move.shard, from: move.from, to: move.to, reason: move.reason }, 'shard egress moved: reconnecting');
+      logger.warn(
+        { exchange, shard: move.shard, from: move.from, to: move.to, reason: move.reason },
+        'shard egress moved: reconnecting',
+      );
       void stopUnit(key).then(() => startUnit(exchange, move.shard, unit.symbols));
     });
   }
@@ -227,4 +259,3 @@ async function resolveEgressIps(config: CollectorConfig): Promise<string[]> {
   if (discover === 'static' && ips.length === 0) return []; // no pinning: the OS picks the source address
   return discoverEgressIps({ mode: discover, ips, imdsEndpoint: imds_endpoint });
 }
-

@@ -5,7 +5,11 @@ import { FleetMembership, StaticOwnership } from '@cryptoflow/sharding';
 import type { ShardHasher, ShardOwnership } from '@cryptoflow/sharding';
 
 /** Static `replica_index/replica_count` from config, or dynamic fleet membership through DynamoDB leases. */
-export async function createOwnership(config: CollectorConfig, hasher: ShardHasher, logger: Logger): Promise<ShardOwnership> {
+export async function createOwnership(
+  config: CollectorConfig,
+  hasher: ShardHasher,
+  logger: Logger,
+): Promise<ShardOwnership> {
   if (config.fleet.mode === 'static') {
     return new StaticOwnership({
       totalShards: config.sharding.total_shards,

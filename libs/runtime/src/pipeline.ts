@@ -95,12 +95,12 @@ export class ShardPipeline {
     });
     this.outlet = new ChannelOutlet(this.rows);
     this.processor = options.createProcessor(this.outlet.emit);
-    this.rejected = counter(options.registry, 'rows_rejected_total', 'Canonical rows not written (handover cut or schema mismatch).', [
-      'exchange',
-      'stream',
-      'shard',
-      'reason',
-    ]);
+    this.rejected = counter(
+      options.registry,
+      'rows_rejected_total',
+      'Canonical rows not written (handover cut or schema mismatch).',
+      ['exchange', 'stream', 'shard', 'reason'],
+    );
     this.once = new OnceLogger(options.logger);
     options.watcher?.watch(this.raw as BoundedChannel<unknown>);
     options.watcher?.watch(this.rows as BoundedChannel<unknown>);
@@ -164,7 +164,11 @@ export class ShardPipeline {
           } catch (err) {
             if (!(err instanceof CfError) || err.code !== 'CF_SCHEMA') throw err;
             this.rejected.inc({ ...this.labels, reason: 'schema' });
-            this.once.warn(`schema:${row.table}`, { err: err.message, row: framePreview(JSON.stringify(row)) }, 'row rejected by the sink schema');
+            this.once.warn(
+              `schema:${row.table}`,
+              { err: err.message, row: framePreview(JSON.stringify(row)) },
+              'row rejected by the sink schema',
+            );
           }
         }
         this.rowsOut++;

@@ -54,7 +54,10 @@ export function createProcessor(o: ProcessorOptions): FrameProcessor {
       emit: o.emit,
       registry: o.registry,
       logger: o.logger,
-      live: o.live && endpoint ? { restUrl: endpoint.rest_url, dispatcher: o.dispatcher, egress: o.egress } : undefined,
+      live:
+        o.live && endpoint
+          ? { restUrl: endpoint.rest_url, dispatcher: o.dispatcher, egress: o.egress }
+          : undefined,
     });
   }
   const normalizer = createNormalizer({

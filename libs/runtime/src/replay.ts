@@ -18,7 +18,6 @@ import { createSinkStage } from './sink-stage.js';
 import { RowTally } from './tally.js';
 import type { TallySummary } from './tally.js';
 
-
 export interface ReplayOptions {
   readonly config: CollectorConfig;
   readonly inputs: readonly string[];
@@ -48,7 +47,8 @@ class JsonlCollector implements RowConsumer {
   }
   lines(): string[] {
     const out: string[] = [];
-    for (const k of [...this.groups.keys()].sort()) for (const row of this.groups.get(k) ?? []) out.push(JSON.stringify(row));
+    for (const k of [...this.groups.keys()].sort())
+      for (const row of this.groups.get(k) ?? []) out.push(JSON.stringify(row));
     return out;
   }
 }
@@ -66,7 +66,16 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
   const total = config.sharding.total_shards;
   const tally = new RowTally();
   const jsonl = options.emit === 'jsonl' ? new JsonlCollector() : undefined;
-  const sink = options.emit === 'parquet' ? await createSinkStage(config, { app: `replayer-${config.stream}`, logger, registry, hasher, deterministic: true }) : undefined;
+  const sink =
+    options.emit === 'parquet'
+      ? await createSinkStage(config, {
+          app: `replayer-${config.stream}`,
+          logger,
+          registry,
+          hasher,
+          deterministic: true,
+        })
+      : undefined;
   const consumers: RowConsumer[] = [tally, ...(jsonl ? [jsonl] : []), ...(sink?.consumers ?? [])];
 
   const lanes = new Map<string, ShardPipeline>();
@@ -86,7 +95,8 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
         registry,
         logger,
         wallClockTicks: false,
-        createProcessor: (emit) => createProcessor({ config, exchange, shard, symbols: syms, emit, registry, logger, live: false }),
+        createProcessor: (emit) =>
+          createProcessor({ config, exchange, shard, symbols: syms, emit, registry, logger, live: false }),
       });
       pipeline.start();
       for (const s of syms) {
@@ -116,7 +126,12 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     const frame: RawFrame =
       item.kind === 'frame'
         ? { exchange: item.exchange, connId: 'replay', receivedAt: item.at, data: item.data }
-        : { exchange: item.exchange, connId: `${REST_CONN_PREFIX}${item.url}`, receivedAt: item.at, data: item.body };
+        : {
+            exchange: item.exchange,
+            connId: `${REST_CONN_PREFIX}${item.url}`,
+            receivedAt: item.at,
+            data: item.body,
+          };
     await lane.push(frame);
     if (options.onProgress && (done & 1023) === 0) options.onProgress(done, items.length);
   }
@@ -129,7 +144,9 @@ export async function replay(options: ReplayOptions): Promise<ReplayResult> {
     mkdirSync(dirname(options.out), { recursive: true });
     const ws = createWriteStream(options.out);
     for (const line of jsonl.lines()) ws.write(`${line}\n`);
-    await new Promise<void>((resolve, reject) => ws.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      ws.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
   }
   const decodeErrors = await registry.getSingleMetric('decode_errors_total')?.get();
   return {

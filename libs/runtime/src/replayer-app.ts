@@ -38,12 +38,17 @@ export function parseReplayerArgs(argv: readonly string[]): ReplayerArgs {
       else args.emit = v;
     } else args.rest.push(a);
   }
-  if (!isStream(args.stream)) problems.push(`--stream: expected one of ticks, spot-ob, spot-delta, futures-ob, futures-delta, liquidations, funding; got ${args.stream || 'nothing'}`);
+  if (!isStream(args.stream))
+    problems.push(
+      `--stream: expected one of ticks, spot-ob, spot-delta, futures-ob, futures-delta, liquidations, funding; got ${args.stream || 'nothing'}`,
+    );
   if (args.inputs.length === 0) problems.push('--input: at least one recording is required');
   for (const f of args.inputs) if (!existsSync(f)) problems.push(`--input: ${f} does not exist`);
   if (args.emit === 'jsonl' && !args.out) problems.push('--out: required with --emit jsonl');
   if (problems.length > 0) {
-    throw new CfError('CF_CONFIG_INVALID', `invalid arguments:\n  - ${problems.join('\n  - ')}\n${USAGE}`, { context: { issues: problems } });
+    throw new CfError('CF_CONFIG_INVALID', `invalid arguments:\n  - ${problems.join('\n  - ')}\n${USAGE}`, {
+      context: { issues: problems },
+    });
   }
   return args;
 }
@@ -55,7 +60,11 @@ export async function runReplayerApp(argv: readonly string[], env = process.env)
   try {
     args = parseReplayerArgs(argv);
     const hasConfig = args.rest.some((a) => a === '--config' || a.startsWith('--config='));
-    config = loadCollectorConfig({ file: hasConfig ? undefined : `configs/local/collector-${args.stream}.yaml`, env, argv: args.rest });
+    config = loadCollectorConfig({
+      file: hasConfig ? undefined : `configs/local/collector-${args.stream}.yaml`,
+      env,
+      argv: args.rest,
+    });
   } catch (err) {
     exitOnConfigError(err);
   }
@@ -72,7 +81,9 @@ export async function runReplayerApp(argv: readonly string[], env = process.env)
       onProgress: (done, total) => {
         if (!tty) return;
         const s = (performance.now() - started) / 1000;
-        process.stderr.write(`\r  ${done}/${total} items  ${Math.round(done / Math.max(s, 1e-3)).toLocaleString()} items/s`);
+        process.stderr.write(
+          `\r  ${done}/${total} items  ${Math.round(done / Math.max(s, 1e-3)).toLocaleString()} items/s`,
+        );
       },
     });
     if (tty) process.stderr.write('\n');

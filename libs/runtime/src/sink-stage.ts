@@ -28,7 +28,10 @@ export interface SinkStageContext {
 /** The file sink for a collector or replayer: buffers → Parquet → local disk or S3 (→ ledger → Iceberg). */
 export async function createSinkStage(config: CollectorConfig, ctx: SinkStageContext): Promise<SinkStage> {
   const total = config.sharding.total_shards;
-  const partitioner = new Partitioner({ totalShards: total, shardOf: (exchange, symbol) => ctx.hasher.shardId(exchange, symbol, total) });
+  const partitioner = new Partitioner({
+    totalShards: total,
+    shardOf: (exchange, symbol) => ctx.hasher.shardId(exchange, symbol, total),
+  });
   const store: FileStore = new LocalFileStore({ dir: config.sink.dir });
   const written: FlushedFile[] = [];
   const rowSink = new RowSink({
@@ -49,7 +52,11 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
   return {
     consumers: [consumer],
     healthy: () => rowSink.healthy(),
-    describe: () => ({ kind: config.sink.kind, bufferedRows: rowSink.bufferedRows(), pendingFiles: rowSink.pendingFiles() }),
+    describe: () => ({
+      kind: config.sink.kind,
+      bufferedRows: rowSink.bufferedRows(),
+      pendingFiles: rowSink.pendingFiles(),
+    }),
     files: () => written.map((f) => ({ key: f.key, rows: f.rows, bytes: f.bytes, uri: f.uri })),
     close: () => rowSink.close(),
   };
