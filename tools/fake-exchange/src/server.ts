@@ -25,7 +25,8 @@ export interface FakeExchangeOptions {
   /** 1 = recorded pace, 10 = ten times faster, 'max' = as fast as the slowest subscriber reads. Default 1. */
   readonly speed?: number | 'max';
   /** When the venue clock starts: on the first subscription (default) or at listen(). */
-  readonly startOn?: 'first-subscribe' | 'listen';
+  /** 'manual': the timeline starts when `start()` is called (a stack starting several clients first). */
+  readonly startOn?: 'first-subscribe' | 'listen' | 'manual';
   /** Server ping interval; default 20 s (spot) / 180 s (USD-M) as documented. A client missing 3 pongs is dropped. */
   readonly pingIntervalMs?: number;
   /** How long a REST depth request waits for the timeline to reach the first recorded snapshot; default 10 s. */
@@ -275,6 +276,11 @@ export class FakeExchange {
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
+  /** Starts the venue timeline now (idempotent); for `startOn: 'manual'`. */
+  start(): void {
+    this.startTimeline();
+  }
+
   stats(): { framesSent: number; subscribers: number; finished: boolean; position: number | null } {
     let subscribers = 0;
     for (const c of this.clients) if (c.streams.size > 0) subscribers++;
@@ -488,7 +494,8 @@ export class FakeExchange {
       if (!set) this.byStream.set(s, (set = new Set()));
       set.add(c);
     }
-    if (c.streams.size > 0 && this.opts.startOn !== 'listen') this.startTimeline();
+    if (c.streams.size > 0 && (this.opts.startOn ?? 'first-subscribe') === 'first-subscribe')
+      this.startTimeline();
   }
 
   private removeStreams(c: Client, streams: readonly string[]): void {

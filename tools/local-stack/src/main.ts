@@ -1,0 +1,203 @@
+/**
+ * `npm start`: the whole fleet on one machine, against recorded Binance traffic.
+ *
+ * 1. Two fake venues (Binance spot and USD-M) replay the real captures over real WebSockets and REST.
+ * 2. The seven collectors connect to them exactly as they would to Binance (only the URLs differ),
+ *    each with its health server (/live, /ready, /metrics).
+ * 3. When the recordings have played, the collectors drain and flush; the stack prints what was
+ *    collected — rows per table and symbol, files, book state — and answers SQL over the Parquet files.
+ *
+ * Flags: --speed <n|max> (default 2: the 30 s captures play in 15 s), --data <dir> (default .data/local),
+ *        --keep (do not clear the data dir first).
+ */
+import { existsSync, rmSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { loadCollectorConfig } from '@cryptoflow/config';
+import type { CollectorConfig } from '@cryptoflow/config';
+import { FakeExchange } from '@cryptoflow/fake-exchange';
+import { createLogger } from '@cryptoflow/logger';
+import { createRegistry } from '@cryptoflow/metrics';
+import type { Stream } from '@cryptoflow/model';
+import { STREAMS } from '@cryptoflow/model';
+import { startCollector } from '@cryptoflow/runtime';
+import type { Collector, CollectorSummary } from '@cryptoflow/runtime';
+import { queryParquet } from './query.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const CAPTURES = join(ROOT, 'test', 'fixtures', 'captures');
+
+function flag(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && process.argv[i + 1] !== undefined ? (process.argv[i + 1] as string) : fallback;
+}
+
+const speedArg = flag('speed', '2');
+const speed: number | 'max' = speedArg === 'max' ? 'max' : Number(speedArg);
+if (speed !== 'max' && !(speed > 0)) {
+  console.error(`--speed: expected a positive number or max, got ${speedArg}`);
+  process.exit(2);
+}
+const dataDir = resolve(flag('data', join(ROOT, '.data', 'local')));
+if (!process.argv.includes('--keep') && existsSync(dataDir))
+  rmSync(dataDir, { recursive: true, force: true });
+
+const log = (line: string): void => void process.stdout.write(`${line}\n`);
+log(`CryptoFlow local stack — data in ${dataDir}`);
+
+const spot = new FakeExchange({
+  venue: 'binance',
+  captures: ['BINANCE.ws.1.0', 'BINANCE.http.0.0', 'BINANCE.0']
+    .map((f) => join(CAPTURES, f))
+    .filter((f) => existsSync(f)),
+  speed,
+  startOn: 'manual',
+});
+const usdm = new FakeExchange({
+  venue: 'binance-usdm',
+  captures: [
+    'BINANCE_FUTURES.ws.1.0',
+    'BINANCE_FUTURES.http.0.0',
+    'BINANCE_FUTURES.0',
+    'BINANCE_FUTURES.synthetic.ws.0',
+  ]
+    .map((f) => join(CAPTURES, f))
+    .filter((f) => existsSync(f)),
+  speed,
+  startOn: 'manual',
+});
+const [spotUrls, usdmUrls] = await Promise.all([spot.listen(), usdm.listen()]);
+log(`fake Binance spot  ${spotUrls.wsUrl}  (REST ${spotUrls.restUrl})`);
+log(`fake Binance USD-M ${usdmUrls.wsUrl}  (REST ${usdmUrls.restUrl})`);
+
+function configFor(stream: Stream): CollectorConfig {
+  const app = `collector-${stream}`;
+  const argv = [
+    `--sink.dir=${join(dataDir, 'lake')}`,
+    `--channels.defaults.spill_dir=${join(dataDir, 'spill')}`,
+    '--health.host=127.0.0.1',
+    '--health.port=0',
+    '--log.level=warn',
+    '--sink.flush_interval_ms=2000',
+  ];
+  const base = loadCollectorConfig({ file: join(ROOT, 'configs', 'local', `${app}.yaml`) });
+  if (base.exchanges.binance)
+    argv.push(
+      `--exchanges.binance.ws_url=${spotUrls.wsUrl}`,
+      `--exchanges.binance.rest_url=${spotUrls.restUrl}`,
+    );
+  if (base.exchanges['binance-usdm'])
+    argv.push(
+      `--exchanges.binance-usdm.ws_url=${usdmUrls.wsUrl}`,
+      `--exchanges.binance-usdm.rest_url=${usdmUrls.restUrl}`,
+    );
+  return loadCollectorConfig({ file: join(ROOT, 'configs', 'local', `${app}.yaml`), argv });
+}
+
+const collectors = new Map<Stream, Collector>();
+await Promise.all(
+  STREAMS.map(async (stream) => {
+    const app = `collector-${stream}`;
+    const config = configFor(stream);
+    const registry = createRegistry({ app });
+    const logger = createLogger({ app, level: config.log.level });
+    collectors.set(
+      stream,
+      await startCollector(config, {
+        app,
+        logger,
+        registry,
+        version: { app, version: 'local', gitSha: 'local' },
+      }),
+    );
+  }),
+);
+for (const [stream, c] of collectors)
+  log(`  collector-${stream.padEnd(14)} ${c.health.url}/ready  ${c.health.url}/metrics`);
+// The venue timelines start once every collector's sockets are open, so each sees the whole recording.
+for (let waited = 0; ; waited += 100) {
+  const open = await Promise.all(
+    [...collectors.values()].map(async (c) => {
+      const body = (await (await fetch(`${c.health.url}/ready`)).json()) as {
+        checks: { name: string; ok: boolean }[];
+      };
+      return body.checks.find((k) => k.name === 'connected')?.ok === true;
+    }),
+  );
+  if (open.every(Boolean)) break;
+  if (waited > 15_000) throw new Error('collectors did not connect to the fake venues within 15 s');
+  await new Promise((r) => setTimeout(r, 100));
+}
+spot.start();
+usdm.start();
+log(`replaying the recordings at ${speed === 'max' ? 'full speed' : `${speed}× recorded pace`}…`);
+
+const started = Date.now();
+const progress = setInterval(() => {
+  const rows = [...collectors.values()].reduce((n, c) => n + c.summary().rows, 0);
+  log(
+    `  ${((Date.now() - started) / 1000).toFixed(0)} s: ${rows.toLocaleString()} rows, spot ${spot.stats().framesSent} / USD-M ${usdm.stats().framesSent} frames sent`,
+  );
+}, 5000);
+await Promise.all([spot.whenFinished(), usdm.whenFinished()]);
+await new Promise((r) => setTimeout(r, 1500)); // frames in flight reach the collectors
+clearInterval(progress);
+
+log('recordings finished: draining channels and flushing files…');
+const summaries = new Map<Stream, CollectorSummary>();
+for (const [stream, c] of collectors) summaries.set(stream, await c.stop());
+await Promise.all([spot.close(), usdm.close()]);
+
+log('\n== collected ==');
+let files = 0;
+for (const [stream, s] of summaries) {
+  files += s.files.length;
+  for (const [table, bySymbol] of Object.entries(s.byTable)) {
+    const parts = Object.entries(bySymbol).map(([sym, n]) => `${sym} ${n.toLocaleString()}`);
+    log(`${table.padEnd(14)} ${String(s.rows).padStart(8)} rows  (${stream})  ${parts.join(', ')}`);
+  }
+  if (Object.keys(s.byTable).length === 0) log(`${stream.padEnd(14)}        0 rows`);
+}
+log(`${files} Parquet files under ${join(dataDir, 'lake')}`);
+
+log(
+  '\n== SQL over the Parquet files (DuckDB; Athena runs the same queries on the Iceberg tables, see docs/operations/athena.md) ==',
+);
+const lake = join(dataDir, 'lake');
+for (const { title, sql } of [
+  {
+    title: 'rows per table',
+    sql: `SELECT table_name, count(*) AS n FROM (${unionAll(lake)}) GROUP BY 1 ORDER BY 1`,
+  },
+  {
+    title: 'trades per symbol: count, VWAP, last price',
+    sql: `SELECT exchange, symbol, count(*) AS trades, round(sum(price*qty)/sum(qty), 6) AS vwap, arg_max(price, trade_id) AS last FROM read_parquet('${lake}/trades/**/*.parquet') GROUP BY 1, 2 ORDER BY 1, 2`,
+  },
+  {
+    title: 'top of book per symbol at the last snapshot (spot and USD-M)',
+    sql: `WITH b AS (SELECT * FROM read_parquet(['${lake}/spot_ob/**/*.parquet', '${lake}/futures_ob/**/*.parquet'], union_by_name=true) WHERE snapshot_kind = 'top' AND level = 0),
+          last AS (SELECT exchange, symbol, max(snapshot_ts) AS ts FROM b GROUP BY 1, 2)
+          SELECT b.exchange, b.symbol, max(b.update_id) AS update_id, max(CASE WHEN side = 'bid' THEN price END) AS best_bid, max(CASE WHEN side = 'ask' THEN price END) AS best_ask
+          FROM b JOIN last USING (exchange, symbol) WHERE b.snapshot_ts = last.ts GROUP BY 1, 2 ORDER BY 1, 2`,
+  },
+  {
+    title: 'latest funding per symbol',
+    sql: `SELECT symbol, arg_max(mark_price, exchange_ts) AS mark, arg_max(funding_rate, exchange_ts) AS funding_rate FROM read_parquet('${lake}/funding/**/*.parquet') GROUP BY 1 ORDER BY 1`,
+  },
+]) {
+  log(`-- ${title}`);
+  try {
+    log(await queryParquet(sql));
+  } catch (err) {
+    log(`   (query failed: ${(err as Error).message.split('\n')[0]})`);
+  }
+}
+log(
+  `\nDone. Look at ${lake} (table/exchange_ts_hour=…/shard=…/*.parquet); run again with --speed max for a fast pass.`,
+);
+
+function unionAll(dir: string): string {
+  return ['trades', 'liquidations', 'funding', 'spot_delta', 'futures_delta', 'spot_ob', 'futures_ob']
+    .filter((t) => existsSync(join(dir, t)))
+    .map((t) => `SELECT '${t}' AS table_name FROM read_parquet('${dir}/${t}/**/*.parquet')`)
+    .join(' UNION ALL ');
+}
