@@ -23,7 +23,12 @@ function load(name: string): BookFixtureRecord[] {
 }
 
 /** Shift a replay so repeated passes continue the id chain and the receive clock. */
-function runPasses(exchange: Exchange, items: readonly ReplayItem[], passes: number, decode: (() => ReplayItem[]) | null): { events: number; ms: number; rows: number } {
+function runPasses(
+  exchange: Exchange,
+  items: readonly ReplayItem[],
+  passes: number,
+  decode: (() => ReplayItem[]) | null,
+): { events: number; ms: number; rows: number } {
   let rows = 0;
   const op = new BookOperator({ emit: () => rows++, requestSnapshot: () => {} });
   let events = 0;
@@ -55,8 +60,11 @@ function measureReplay(exchange: Exchange, name: string, passes: number): Record
   const eventsPerPass = items.filter((i) => i.kind === 'event').length;
   // Diff-only rate: subtract the snapshot resets (1000-level snapshots dominate a short capture).
   return {
-    [`${name}: depth events/s (decoded outside timing, incl. 4 snapshot resets per ${eventsPerPass} events)`]: Math.round(pre.events / (pre.ms / 1000)),
-    [`${name}: depth events/s (JSON.parse + decode inside timing)`]: Math.round(withParse.events / (withParse.ms / 1000)),
+    [`${name}: depth events/s (decoded outside timing, incl. 4 snapshot resets per ${eventsPerPass} events)`]:
+      Math.round(pre.events / (pre.ms / 1000)),
+    [`${name}: depth events/s (JSON.parse + decode inside timing)`]: Math.round(
+      withParse.events / (withParse.ms / 1000),
+    ),
     [`${name}: rows emitted per pass`]: Math.round(pre.rows / passes),
   };
 }
@@ -65,7 +73,11 @@ function measureReplay(exchange: Exchange, name: string, passes: number): Record
 function steadyState(): Record<string, number | string> {
   const SYMBOLS = 1000;
   let rows = 0;
-  const op = new BookOperator({ config: { emitSnapshots: false }, emit: () => rows++, requestSnapshot: () => {} });
+  const op = new BookOperator({
+    config: { emitSnapshots: false },
+    emit: () => rows++,
+    requestSnapshot: () => {},
+  });
   const t0 = 1_700_000_000_000_000;
   const mid = 100;
   const tick = 0.01;
@@ -77,13 +89,29 @@ function steadyState(): Record<string, number | string> {
   }
   const lastU = new Array<number>(SYMBOLS).fill(10);
   for (let s = 0; s < SYMBOLS; s++) {
-    op.onEvent({ exchange: 'binance', symbol: `S${s}`, exchangeTs: t0, ingestTs: t0, firstUpdateId: 11, lastUpdateId: 11, prevUpdateId: null, bids: [], asks: [] });
-    op.onSnapshot(bookKey('binance', `S${s}`), { lastUpdateId: 10, exchangeTs: null, receivedAt: t0, bids, asks });
+    op.onEvent({
+      exchange: 'binance',
+      symbol: `S${s}`,
+      exchangeTs: t0,
+      ingestTs: t0,
+      firstUpdateId: 11,
+      lastUpdateId: 11,
+      prevUpdateId: null,
+      bids: [],
+      asks: [],
+    });
+    op.onSnapshot(bookKey('binance', `S${s}`), {
+      lastUpdateId: 10,
+      exchangeTs: null,
+      receivedAt: t0,
+      bids,
+      asks,
+    });
     lastU[s] = 11;
   }
   // Pre-build diffs: 5 levels each, within the top 30, ~20% deletes/inserts.
   let seed = 1;
-  const rnd = (): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff);
+  const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
   const N = 200_000;
   const diffs: DepthEvent[] = new Array(N);
   for (let i = 0; i < N; i++) {
@@ -92,9 +120,27 @@ function steadyState(): Record<string, number | string> {
     lastU[s] = U;
     const b: number[] = [];
     const a: number[] = [];
-    for (let k = 0; k < 3; k++) b.push(Math.round((mid - tick * (1 + Math.floor(rnd() * 30))) * 100) / 100, rnd() < 0.2 ? 0 : Math.ceil(rnd() * 9));
-    for (let k = 0; k < 2; k++) a.push(Math.round((mid + tick * (1 + Math.floor(rnd() * 30))) * 100) / 100, rnd() < 0.2 ? 0 : Math.ceil(rnd() * 9));
-    diffs[i] = { exchange: 'binance', symbol: `S${s}`, exchangeTs: t0 + i, ingestTs: t0 + i, firstUpdateId: U, lastUpdateId: U, prevUpdateId: null, bids: b, asks: a };
+    for (let k = 0; k < 3; k++)
+      b.push(
+        Math.round((mid - tick * (1 + Math.floor(rnd() * 30))) * 100) / 100,
+        rnd() < 0.2 ? 0 : Math.ceil(rnd() * 9),
+      );
+    for (let k = 0; k < 2; k++)
+      a.push(
+        Math.round((mid + tick * (1 + Math.floor(rnd() * 30))) * 100) / 100,
+        rnd() < 0.2 ? 0 : Math.ceil(rnd() * 9),
+      );
+    diffs[i] = {
+      exchange: 'binance',
+      symbol: `S${s}`,
+      exchangeTs: t0 + i,
+      ingestTs: t0 + i,
+      firstUpdateId: U,
+      lastUpdateId: U,
+      prevUpdateId: null,
+      bids: b,
+      asks: a,
+    };
   }
   const start = performance.now();
   for (let i = 0; i < N; i++) op.onEvent(diffs[i]!);
@@ -102,10 +148,30 @@ function steadyState(): Record<string, number | string> {
   const perSec = N / (ms / 1000);
 
   // Top-20 snapshots: time a full 100 ms round over 1000 symbols via tick().
-  const snapOp = new BookOperator({ config: { emitDeltas: false, topN: 20, checkpointIntervalMs: 3_600_000 }, emit: () => rows++, requestSnapshot: () => {} });
+  const snapOp = new BookOperator({
+    config: { emitDeltas: false, topN: 20, checkpointIntervalMs: 3_600_000 },
+    emit: () => rows++,
+    requestSnapshot: () => {},
+  });
   for (let s = 0; s < SYMBOLS; s++) {
-    snapOp.onEvent({ exchange: 'binance', symbol: `S${s}`, exchangeTs: t0, ingestTs: t0, firstUpdateId: 11, lastUpdateId: 11, prevUpdateId: null, bids: [], asks: [] });
-    snapOp.onSnapshot(bookKey('binance', `S${s}`), { lastUpdateId: 10, exchangeTs: null, receivedAt: t0, bids, asks });
+    snapOp.onEvent({
+      exchange: 'binance',
+      symbol: `S${s}`,
+      exchangeTs: t0,
+      ingestTs: t0,
+      firstUpdateId: 11,
+      lastUpdateId: 11,
+      prevUpdateId: null,
+      bids: [],
+      asks: [],
+    });
+    snapOp.onSnapshot(bookKey('binance', `S${s}`), {
+      lastUpdateId: 10,
+      exchangeTs: null,
+      receivedAt: t0,
+      bids,
+      asks,
+    });
   }
   const ROUNDS = 200;
   for (let r = 1; r <= 20; r++) snapOp.tick(t0 + r * 100_000); // warm-up

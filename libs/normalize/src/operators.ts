@@ -35,9 +35,10 @@ export function flatten<I, O>(name: string, fn: (item: I, emit: Emit<O>) => void
 export class Dedupe<T extends { exchange: string; symbol: string }> implements Operator<T, T> {
   readonly name: string;
   dropped = 0;
+  // exchange → symbol → recent keys: two lookups, no string built per row.
   private readonly perKey = new Map<
     string,
-    { ring: (string | number)[]; head: number; seen: Set<string | number> }
+    Map<string, { ring: (string | number)[]; head: number; seen: Set<string | number> }>
   >();
 
   constructor(
@@ -50,9 +51,10 @@ export class Dedupe<T extends { exchange: string; symbol: string }> implements O
   }
 
   push(row: T, emit: Emit<T>): void {
-    const bucketKey = row.exchange + '|' + row.symbol;
-    let b = this.perKey.get(bucketKey);
-    if (!b) this.perKey.set(bucketKey, (b = { ring: [], head: 0, seen: new Set() }));
+    let bySymbol = this.perKey.get(row.exchange);
+    if (!bySymbol) this.perKey.set(row.exchange, (bySymbol = new Map()));
+    let b = bySymbol.get(row.symbol);
+    if (!b) bySymbol.set(row.symbol, (b = { ring: [], head: 0, seen: new Set() }));
     const k = this.key(row);
     if (b.seen.has(k)) {
       this.dropped++;
@@ -167,9 +169,7 @@ export interface OhlcvBar {
 }
 
 /** 1-minute (or any width) OHLCV bars per symbol from trade rows, on trade time. */
-export function ohlcvWindow(
-  widthMicros: number,
-): TumblingWindow<
+export function ohlcvWindow(widthMicros: number): TumblingWindow<
   { exchange: string; symbol: string; trade_ts: number; price: number; qty: number },
   {
     exchange: string;
@@ -219,6 +219,11 @@ export class OperatorChain {
   private readonly latency: Histogram.Internal<string>[];
   private readonly rowsIn: Counter.Internal[];
   private readonly rowsOut: Counter.Internal[];
+  // Plain counts per stage, added to the prom counters on every sampled push and on flush: a prom-client
+  // inc() hashes its label set, too costly once per row per stage.
+  private readonly inCounts: Float64Array;
+  private readonly outCounts: Float64Array;
+  private readonly sampleEvery: number;
   private counter = 0;
 
   constructor(
@@ -239,36 +244,37 @@ export class OperatorChain {
       'Rows into and out of each normalize operator.',
       ['operator', 'exchange', 'stream', 'direction'],
     );
-    this.latency = this.stages.map((s) => latency.labels({ operator: s.name, ...options.labels }));
-    this.rowsIn = this.stages.map((s) =>
-      rows.labels({ operator: s.name, ...options.labels, direction: 'in' }),
+    this.latency = this.stages.map((st) => latency.labels({ operator: st.name, ...options.labels }));
+    this.rowsIn = this.stages.map((st) =>
+      rows.labels({ operator: st.name, ...options.labels, direction: 'in' }),
     );
-    this.rowsOut = this.stages.map((s) =>
-      rows.labels({ operator: s.name, ...options.labels, direction: 'out' }),
+    this.rowsOut = this.stages.map((st) =>
+      rows.labels({ operator: st.name, ...options.labels, direction: 'out' }),
     );
+    this.inCounts = new Float64Array(this.stages.length);
+    this.outCounts = new Float64Array(this.stages.length);
     this.sampleEvery = options.sampleEvery ?? 64;
     // Emits are built once: stage i emits into stage i+1, the last into the sink.
     this.emits = new Array<Emit<CanonicalRow>>(this.stages.length + 1);
     this.emits[this.stages.length] = sinkEmit;
+    const ins = this.inCounts;
+    const outs = this.outCounts;
     for (let i = this.stages.length - 1; i >= 0; i--) {
       const stage = this.stages[i + 1];
       const next = this.emits[i + 1] as Emit<CanonicalRow>;
-      const outCounter = this.rowsOut[i] as Counter.Internal;
-      const inCounter = stage ? (this.rowsIn[i + 1] as Counter.Internal) : undefined;
+      const at = i;
       this.emits[i] = stage
         ? (row) => {
-            outCounter.inc();
-            (inCounter as Counter.Internal).inc();
+            outs[at] = (outs[at] as number) + 1;
+            ins[at + 1] = (ins[at + 1] as number) + 1;
             stage.push(row, next);
           }
         : (row) => {
-            outCounter.inc();
+            outs[at] = (outs[at] as number) + 1;
             next(row);
           };
     }
   }
-
-  private readonly sampleEvery: number;
 
   push(row: CanonicalRow): void {
     const first = this.stages[0];
@@ -276,13 +282,14 @@ export class OperatorChain {
       (this.emits[0] as Emit<CanonicalRow>)(row);
       return;
     }
-    (this.rowsIn[0] as Counter.Internal).inc();
+    this.inCounts[0] = (this.inCounts[0] as number) + 1;
     if (++this.counter % this.sampleEvery !== 0) {
       first.push(row, this.emits[0] as Emit<CanonicalRow>);
       return;
     }
     // Sampled: time each stage on its own by running the chain stage by stage for this row.
     this.timedPush(0, row);
+    this.publishCounts();
   }
 
   private timedPush(index: number, row: CanonicalRow): void {
@@ -296,13 +303,25 @@ export class OperatorChain {
     stage.push(row, (r) => outs.push(r));
     (this.latency[index] as Histogram.Internal<string>).observe((performance.now() - t0) / 1000);
     for (const r of outs) {
-      (this.rowsOut[index] as Counter.Internal).inc();
-      if (this.stages[index + 1]) (this.rowsIn[index + 1] as Counter.Internal).inc();
+      this.outCounts[index] = (this.outCounts[index] as number) + 1;
+      if (this.stages[index + 1]) this.inCounts[index + 1] = (this.inCounts[index + 1] as number) + 1;
       this.timedPush(index + 1, r);
+    }
+  }
+
+  private publishCounts(): void {
+    for (let i = 0; i < this.stages.length; i++) {
+      const nIn = this.inCounts[i] as number;
+      const nOut = this.outCounts[i] as number;
+      if (nIn > 0) (this.rowsIn[i] as Counter.Internal).inc(nIn);
+      if (nOut > 0) (this.rowsOut[i] as Counter.Internal).inc(nOut);
+      this.inCounts[i] = 0;
+      this.outCounts[i] = 0;
     }
   }
 
   flush(): void {
     for (let i = 0; i < this.stages.length; i++) this.stages[i]?.flush?.(this.emits[i] as Emit<CanonicalRow>);
+    this.publishCounts();
   }
 }
