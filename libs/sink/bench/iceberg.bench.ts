@@ -9,7 +9,7 @@ import { Registry } from '@cryptoflow/metrics';
 import { icebergPartitionSpecJson, icebergSchemaJson } from '@cryptoflow/model';
 import { IcebergRestClient, encodeBound, s3ObjectStore, writeDataManifest } from '../src/iceberg/index.js';
 import type { DataFileInput, IcebergPartitionSpec, IcebergSchema } from '../src/iceberg/index.js';
-import { startLocalS3 } from '../test/iceberg/local-s3.js';
+import { startS3 } from '@cryptoflow/stand-ins';
 
 function percentile(sorted: readonly number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
@@ -23,27 +23,48 @@ function fileFor(i: number): DataFileInput {
     partition: { exchange_ts_hour: 477000 + Math.floor(i / 10) },
     valueCounts: Object.fromEntries(Array.from({ length: 11 }, (_, c) => [c + 1, 1_000_000])),
     nullValueCounts: Object.fromEntries(Array.from({ length: 11 }, (_, c) => [c + 1, 0])),
-    lowerBounds: { 3: encodeBound('timestamptz', 1_717_200_000_000_000), 6: encodeBound('long', i * 1_000_000) },
-    upperBounds: { 3: encodeBound('timestamptz', 1_717_203_599_999_999), 6: encodeBound('long', i * 1_000_000 + 999_999) },
+    lowerBounds: {
+      3: encodeBound('timestamptz', 1_717_200_000_000_000),
+      6: encodeBound('long', i * 1_000_000),
+    },
+    upperBounds: {
+      3: encodeBound('timestamptz', 1_717_203_599_999_999),
+      6: encodeBound('long', i * 1_000_000 + 999_999),
+    },
   };
 }
 
 export async function run(): Promise<Record<string, number | string>> {
   const commits = Number(process.env['BENCH_ICEBERG_COMMITS'] ?? '200');
   const creds = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' };
-  const s3 = await startLocalS3();
+  const s3 = await startS3();
   const warehouse = 'arn:aws:s3tables:us-east-1:000000000000:bucket/bench';
-  const catalog = await startIcebergCatalog({ s3: { endpoint: s3.endpoint, bucket: 'bench-lake', region: 'us-east-1', credentials: creds }, warehouse });
-  const s3client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', credentials: creds, forcePathStyle: true });
+  const catalog = await startIcebergCatalog({
+    s3: { endpoint: s3.endpoint, bucket: 'bench-lake', region: 'us-east-1', credentials: creds },
+    warehouse,
+  });
+  const s3client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    credentials: creds,
+    forcePathStyle: true,
+  });
   try {
-    const client = new IcebergRestClient({ uri: catalog.uri, warehouse, objects: s3ObjectStore(s3client), registry: new Registry() });
+    const client = new IcebergRestClient({
+      uri: catalog.uri,
+      warehouse,
+      objects: s3ObjectStore(s3client),
+      registry: new Registry(),
+    });
     await client.ensureNamespace('bench');
     await client.ensureModelTable('bench', 'trades');
     const latencies: number[] = [];
     const t0 = performance.now();
     for (let i = 0; i < commits; i++) {
       const start = performance.now();
-      await client.appendFiles({ namespace: 'bench', name: 'trades' }, [fileFor(i)], { commitId: `bench-${i}` });
+      await client.appendFiles({ namespace: 'bench', name: 'trades' }, [fileFor(i)], {
+        commitId: `bench-${i}`,
+      });
       latencies.push(performance.now() - start);
     }
     const total = (performance.now() - t0) / 1000;
@@ -54,7 +75,8 @@ export async function run(): Promise<Record<string, number | string>> {
     const files = Array.from({ length: 1000 }, (_, i) => fileFor(i));
     const m0 = performance.now();
     let bytes = 0;
-    for (let r = 0; r < 20; r++) bytes += writeDataManifest({ snapshotId: BigInt(r + 1), schema, spec, files }).bytes.byteLength;
+    for (let r = 0; r < 20; r++)
+      bytes += writeDataManifest({ snapshotId: BigInt(r + 1), schema, spec, files }).bytes.byteLength;
     const manifestSeconds = (performance.now() - m0) / 1000;
 
     return {

@@ -26,13 +26,19 @@ export class CatalogFaults {
   readonly stats: CommitFaultStats = { received: 0, applied: 0, injected: 0, conflicts: 0 };
 
   /** The next `n` commits answer `status` (with the spec's error body). `applyBeforeFailing` commits first. */
-  failNextCommits(n: number, status: CommitFailureStatus, options: { applyBeforeFailing?: boolean } = {}): void {
-    for (let i = 0; i < n; i++) this.queue.push({ kind: 'fail', status, apply: options.applyBeforeFailing ?? false });
+  failNextCommits(
+    n: number,
+    status: CommitFailureStatus,
+    options: { applyBeforeFailing?: boolean } = {},
+  ): void {
+    for (let i = 0; i < n; i++)
+      this.queue.push({ kind: 'fail', status, apply: options.applyBeforeFailing ?? false });
   }
 
   /** The next `n` commits answer only after `delayMs` (client timeouts). `applyBeforeDelay` commits first. */
   delayNextCommits(n: number, delayMs: number, options: { applyBeforeDelay?: boolean } = {}): void {
-    for (let i = 0; i < n; i++) this.queue.push({ kind: 'delay', delayMs, apply: options.applyBeforeDelay ?? true });
+    for (let i = 0; i < n; i++)
+      this.queue.push({ kind: 'delay', delayMs, apply: options.applyBeforeDelay ?? true });
   }
 
   /** Run `fn` when the next commit arrives, before it is validated: a competing writer that wins the race. */

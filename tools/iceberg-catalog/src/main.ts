@@ -13,7 +13,8 @@ async function main(): Promise<void> {
   const endpoint = env['CATALOG_S3_ENDPOINT'];
   if (!endpoint) errors.push('CATALOG_S3_ENDPOINT: required (e.g. http://127.0.0.1:4568)');
   const port = Number(env['CATALOG_PORT'] ?? '0');
-  if (!Number.isInteger(port) || port < 0 || port > 65535) errors.push(`CATALOG_PORT: expected 0..65535, got ${env['CATALOG_PORT']}`);
+  if (!Number.isInteger(port) || port < 0 || port > 65535)
+    errors.push(`CATALOG_PORT: expected 0..65535, got ${env['CATALOG_PORT']}`);
   if (errors.length > 0) {
     process.stderr.write(`iceberg-catalog: invalid configuration:\n  ${errors.join('\n  ')}\n`);
     process.exit(2);
@@ -24,7 +25,10 @@ async function main(): Promise<void> {
       endpoint: endpoint!,
       bucket,
       region: env['CATALOG_S3_REGION'] ?? 'us-east-1',
-      credentials: { accessKeyId: env['AWS_ACCESS_KEY_ID'] ?? 'S3RVER', secretAccessKey: env['AWS_SECRET_ACCESS_KEY'] ?? 'S3RVER' },
+      credentials: {
+        accessKeyId: env['AWS_ACCESS_KEY_ID'] ?? 'S3RVER',
+        secretAccessKey: env['AWS_SECRET_ACCESS_KEY'] ?? 'S3RVER',
+      },
     },
     warehouse: env['CATALOG_WAREHOUSE'] ?? 'arn:aws:s3tables:us-east-1:000000000000:bucket/cryptoflow-local',
     ...(env['CATALOG_LOCATION'] ? { location: env['CATALOG_LOCATION'] } : {}),

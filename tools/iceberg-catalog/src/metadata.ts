@@ -29,7 +29,8 @@ export type TableMetadata = Json & {
   refs: Record<string, Json>;
 };
 
-const PRIMITIVES = /^(boolean|int|long|float|double|date|time|timestamp|timestamptz|timestamp_ns|timestamptz_ns|string|uuid|binary|fixed\[\d+\]|decimal\(\s*\d+\s*,\s*\d+\s*\))$/;
+const PRIMITIVES =
+  /^(boolean|int|long|float|double|date|time|timestamp|timestamptz|timestamp_ns|timestamptz_ns|string|uuid|binary|fixed\[\d+\]|decimal\(\s*\d+\s*,\s*\d+\s*\))$/;
 const TRANSFORMS = /^(identity|year|month|day|hour|void|bucket\[\d+\]|truncate\[\d+\])$/;
 
 function isObj(v: unknown): v is Json {
@@ -45,27 +46,36 @@ function maxFieldId(type: unknown): number {
   } else if (type['type'] === 'list') {
     max = Math.max(Number(type['element-id']), maxFieldId(type['element']));
   } else if (type['type'] === 'map') {
-    max = Math.max(Number(type['key-id']), Number(type['value-id']), maxFieldId(type['key']), maxFieldId(type['value']));
+    max = Math.max(
+      Number(type['key-id']),
+      Number(type['value-id']),
+      maxFieldId(type['key']),
+      maxFieldId(type['value']),
+    );
   }
   return max;
 }
 
 export function validateSchema(schema: unknown, where: string): Json {
-  if (!isObj(schema) || schema['type'] !== 'struct' || !Array.isArray(schema['fields'])) throw badRequest(`${where}: schema must be a struct with fields`);
+  if (!isObj(schema) || schema['type'] !== 'struct' || !Array.isArray(schema['fields']))
+    throw badRequest(`${where}: schema must be a struct with fields`);
   const ids = new Set<number>();
   const names = new Set<string>();
   for (const f of schema['fields'] as unknown[]) {
     if (!isObj(f)) throw badRequest(`${where}: field is not an object`);
     const id = f['id'];
-    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) throw badRequest(`${where}: field id must be a non-negative integer`);
-    if (typeof f['name'] !== 'string' || f['name'].length === 0) throw badRequest(`${where}: field ${id} has no name`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id < 0)
+      throw badRequest(`${where}: field id must be a non-negative integer`);
+    if (typeof f['name'] !== 'string' || f['name'].length === 0)
+      throw badRequest(`${where}: field ${id} has no name`);
     if (typeof f['required'] !== 'boolean') throw badRequest(`${where}: field ${f['name']} lacks required`);
     if (ids.has(id)) throw badRequest(`${where}: duplicate field id ${id}`);
     if (names.has(f['name'])) throw badRequest(`${where}: duplicate field name ${f['name']}`);
     ids.add(id);
     names.add(f['name']);
     const t = f['type'];
-    if (typeof t === 'string' ? !PRIMITIVES.test(t) : !isObj(t)) throw badRequest(`${where}: field ${f['name']} has unsupported type ${JSON.stringify(t)}`);
+    if (typeof t === 'string' ? !PRIMITIVES.test(t) : !isObj(t))
+      throw badRequest(`${where}: field ${f['name']} has unsupported type ${JSON.stringify(t)}`);
   }
   return schema;
 }
@@ -84,21 +94,33 @@ export function newTableMetadata(args: {
   let nextPartitionId = 1000;
   const specFields: Json[] = [];
   if (specIn !== undefined && specIn !== null) {
-    if (!isObj(specIn) || !Array.isArray(specIn['fields'])) throw badRequest('partition-spec: must be an object with fields');
+    if (!isObj(specIn) || !Array.isArray(specIn['fields']))
+      throw badRequest('partition-spec: must be an object with fields');
     for (const pf of specIn['fields'] as unknown[]) {
       if (!isObj(pf)) throw badRequest('partition-spec: field is not an object');
       const sourceId = Number(pf['source-id']);
       if (!columnIds.has(sourceId)) throw badRequest(`partition-spec: source-id ${sourceId} is not a column`);
-      if (typeof pf['transform'] !== 'string' || !TRANSFORMS.test(pf['transform'])) throw badRequest(`partition-spec: unknown transform ${String(pf['transform'])}`);
-      if (typeof pf['name'] !== 'string' || pf['name'].length === 0) throw badRequest('partition-spec: field without name');
+      if (typeof pf['transform'] !== 'string' || !TRANSFORMS.test(pf['transform']))
+        throw badRequest(`partition-spec: unknown transform ${String(pf['transform'])}`);
+      if (typeof pf['name'] !== 'string' || pf['name'].length === 0)
+        throw badRequest('partition-spec: field without name');
       const fieldId = pf['field-id'] === undefined ? nextPartitionId : Number(pf['field-id']);
       nextPartitionId = Math.max(nextPartitionId, fieldId + 1);
-      specFields.push({ name: pf['name'], transform: pf['transform'], 'source-id': sourceId, 'field-id': fieldId });
+      specFields.push({
+        name: pf['name'],
+        transform: pf['transform'],
+        'source-id': sourceId,
+        'field-id': fieldId,
+      });
     }
   }
   const sortOrders: Json[] = [{ 'order-id': 0, fields: [] }];
   let defaultSortOrderId = 0;
-  if (isObj(args.writeOrder) && Array.isArray(args.writeOrder['fields']) && args.writeOrder['fields'].length > 0) {
+  if (
+    isObj(args.writeOrder) &&
+    Array.isArray(args.writeOrder['fields']) &&
+    args.writeOrder['fields'].length > 0
+  ) {
     sortOrders.push({ 'order-id': 1, fields: args.writeOrder['fields'] });
     defaultSortOrderId = 1;
   }
@@ -125,7 +147,8 @@ export function newTableMetadata(args: {
     'current-schema-id': 0,
     'partition-specs': [{ 'spec-id': 0, fields: specFields }],
     'default-spec-id': 0,
-    'last-partition-id': specFields.length === 0 ? 999 : Math.max(...specFields.map((f) => Number(f['field-id']))),
+    'last-partition-id':
+      specFields.length === 0 ? 999 : Math.max(...specFields.map((f) => Number(f['field-id']))),
     properties,
     snapshots: [],
     'snapshot-log': [],
@@ -145,12 +168,16 @@ export function checkRequirements(md: TableMetadata, requirements: unknown): voi
       case 'assert-create':
         throw commitFailed('Requirement failed: table already exists');
       case 'assert-table-uuid':
-        if (r['uuid'] !== md['table-uuid']) throw commitFailed(`Requirement failed: UUID does not match: expected ${md['table-uuid']} != ${String(r['uuid'])}`);
+        if (r['uuid'] !== md['table-uuid'])
+          throw commitFailed(
+            `Requirement failed: UUID does not match: expected ${md['table-uuid']} != ${String(r['uuid'])}`,
+          );
         break;
       case 'assert-ref-snapshot-id': {
         const refName = r['ref'];
         if (typeof refName !== 'string') throw badRequest('assert-ref-snapshot-id: ref must be a string');
-        if (!('snapshot-id' in r)) throw badRequest('assert-ref-snapshot-id: snapshot-id is required (null for absent)');
+        if (!('snapshot-id' in r))
+          throw badRequest('assert-ref-snapshot-id: snapshot-id is required (null for absent)');
         const ref = md.refs[refName];
         const want = r['snapshot-id'];
         if (want === null) {
@@ -158,24 +185,31 @@ export function checkRequirements(md: TableMetadata, requirements: unknown): voi
         } else if (!ref) {
           throw commitFailed(`Requirement failed: ref ${refName} is missing, expected ${String(want)}`);
         } else if (!idEq(ref['snapshot-id'], want)) {
-          throw commitFailed(`Requirement failed: ref ${refName} has changed: expected id ${String(want)} != ${String(ref['snapshot-id'])}`);
+          throw commitFailed(
+            `Requirement failed: ref ${refName} has changed: expected id ${String(want)} != ${String(ref['snapshot-id'])}`,
+          );
         }
         break;
       }
       case 'assert-current-schema-id':
-        if (r['current-schema-id'] !== md['current-schema-id']) throw commitFailed('Requirement failed: current schema changed');
+        if (r['current-schema-id'] !== md['current-schema-id'])
+          throw commitFailed('Requirement failed: current schema changed');
         break;
       case 'assert-last-assigned-field-id':
-        if (r['last-assigned-field-id'] !== md['last-column-id']) throw commitFailed('Requirement failed: last assigned field id changed');
+        if (r['last-assigned-field-id'] !== md['last-column-id'])
+          throw commitFailed('Requirement failed: last assigned field id changed');
         break;
       case 'assert-last-assigned-partition-id':
-        if (r['last-assigned-partition-id'] !== md['last-partition-id']) throw commitFailed('Requirement failed: last assigned partition id changed');
+        if (r['last-assigned-partition-id'] !== md['last-partition-id'])
+          throw commitFailed('Requirement failed: last assigned partition id changed');
         break;
       case 'assert-default-spec-id':
-        if (r['default-spec-id'] !== md['default-spec-id']) throw commitFailed('Requirement failed: default partition spec changed');
+        if (r['default-spec-id'] !== md['default-spec-id'])
+          throw commitFailed('Requirement failed: default partition spec changed');
         break;
       case 'assert-default-sort-order-id':
-        if (r['default-sort-order-id'] !== md['default-sort-order-id']) throw commitFailed('Requirement failed: default sort order changed');
+        if (r['default-sort-order-id'] !== md['default-sort-order-id'])
+          throw commitFailed('Requirement failed: default sort order changed');
         break;
       default:
         throw badRequest(`Unknown requirement type: ${String(r['type'])}`);
@@ -184,7 +218,12 @@ export function checkRequirements(md: TableMetadata, requirements: unknown): voi
 }
 
 /** Applies updates to a copy of `md`. Unknown actions → 400 (the spec requires rejecting them). */
-export function applyUpdates(base: TableMetadata, updates: unknown, now: number, previousLocation: string): TableMetadata {
+export function applyUpdates(
+  base: TableMetadata,
+  updates: unknown,
+  now: number,
+  previousLocation: string,
+): TableMetadata {
   if (!Array.isArray(updates)) throw badRequest('updates: must be an array');
   const md: TableMetadata = structuredClone(base);
   let lastAddedSchemaId: number | undefined;
@@ -194,13 +233,18 @@ export function applyUpdates(base: TableMetadata, updates: unknown, now: number,
       case 'add-snapshot': {
         const s = u['snapshot'];
         if (!isObj(s)) throw badRequest('add-snapshot: snapshot is required');
-        for (const k of ['snapshot-id', 'timestamp-ms', 'manifest-list', 'summary']) if (!(k in s)) throw badRequest(`add-snapshot: snapshot.${k} is required`);
-        if (!isObj(s['summary']) || typeof s['summary']['operation'] !== 'string') throw badRequest('add-snapshot: summary.operation is required');
-        if (md.snapshots.some((x) => idEq(x['snapshot-id'], s['snapshot-id']))) throw commitFailed(`Snapshot already exists: ${String(s['snapshot-id'])}`);
+        for (const k of ['snapshot-id', 'timestamp-ms', 'manifest-list', 'summary'])
+          if (!(k in s)) throw badRequest(`add-snapshot: snapshot.${k} is required`);
+        if (!isObj(s['summary']) || typeof s['summary']['operation'] !== 'string')
+          throw badRequest('add-snapshot: summary.operation is required');
+        if (md.snapshots.some((x) => idEq(x['snapshot-id'], s['snapshot-id'])))
+          throw commitFailed(`Snapshot already exists: ${String(s['snapshot-id'])}`);
         const seq = s['sequence-number'];
         if (seq === undefined) throw badRequest('add-snapshot: sequence-number is required for format v2');
         if (toBig(seq) <= toBig(md['last-sequence-number'])) {
-          throw commitFailed(`Cannot add snapshot with sequence number ${String(seq)} older than last sequence number ${String(md['last-sequence-number'])}`);
+          throw commitFailed(
+            `Cannot add snapshot with sequence number ${String(seq)} older than last sequence number ${String(md['last-sequence-number'])}`,
+          );
         }
         md.snapshots.push(s);
         md['last-sequence-number'] = seq as number | bigint;
@@ -210,11 +254,13 @@ export function applyUpdates(base: TableMetadata, updates: unknown, now: number,
         const name = u['ref-name'];
         const id = u['snapshot-id'];
         const type = u['type'];
-        if (typeof name !== 'string' || (type !== 'branch' && type !== 'tag')) throw badRequest('set-snapshot-ref: ref-name and type (branch|tag) are required');
+        if (typeof name !== 'string' || (type !== 'branch' && type !== 'tag'))
+          throw badRequest('set-snapshot-ref: ref-name and type (branch|tag) are required');
         const snap = md.snapshots.find((x) => idEq(x['snapshot-id'], id));
         if (!snap) throw badRequest(`set-snapshot-ref: snapshot ${String(id)} does not exist`);
         const ref: Json = { 'snapshot-id': id, type };
-        for (const k of ['max-ref-age-ms', 'max-snapshot-age-ms', 'min-snapshots-to-keep']) if (u[k] !== undefined) ref[k] = u[k];
+        for (const k of ['max-ref-age-ms', 'max-snapshot-age-ms', 'min-snapshots-to-keep'])
+          if (u[k] !== undefined) ref[k] = u[k];
         md.refs[name] = ref;
         if (name === 'main') {
           md['current-snapshot-id'] = id as number | bigint;
@@ -250,17 +296,23 @@ export function applyUpdates(base: TableMetadata, updates: unknown, now: number,
         const wanted = typeof schema['schema-id'] === 'number' ? schema['schema-id'] : undefined;
         const id = wanted !== undefined && !used.has(wanted) ? wanted : Math.max(...used) + 1;
         md.schemas.push({ ...schema, 'schema-id': id });
-        md['last-column-id'] = Math.max(md['last-column-id'], Number(u['last-column-id'] ?? 0), maxFieldId(schema));
+        md['last-column-id'] = Math.max(
+          md['last-column-id'],
+          Number(u['last-column-id'] ?? 0),
+          maxFieldId(schema),
+        );
         lastAddedSchemaId = id;
         break;
       }
       case 'set-current-schema': {
         let id = Number(u['schema-id']);
         if (id === -1) {
-          if (lastAddedSchemaId === undefined) throw badRequest('set-current-schema: -1 without a schema added in this commit');
+          if (lastAddedSchemaId === undefined)
+            throw badRequest('set-current-schema: -1 without a schema added in this commit');
           id = lastAddedSchemaId;
         }
-        if (!md.schemas.some((s) => s['schema-id'] === id)) throw badRequest(`set-current-schema: schema ${id} does not exist`);
+        if (!md.schemas.some((s) => s['schema-id'] === id))
+          throw badRequest(`set-current-schema: schema ${id} does not exist`);
         md['current-schema-id'] = id;
         break;
       }

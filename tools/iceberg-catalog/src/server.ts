@@ -36,7 +36,10 @@ export interface RunningCatalog {
 }
 
 /** Every route this server answers, in OpenAPI path-template form (checked against the spec in tests). */
-export const ROUTES: readonly { readonly method: 'get' | 'post' | 'head' | 'delete'; readonly path: string }[] = [
+export const ROUTES: readonly {
+  readonly method: 'get' | 'post' | 'head' | 'delete';
+  readonly path: string;
+}[] = [
   { method: 'get', path: '/v1/config' },
   { method: 'get', path: '/v1/{prefix}/namespaces' },
   { method: 'post', path: '/v1/{prefix}/namespaces' },
@@ -85,7 +88,8 @@ export class IcebergCatalog {
     const location = options.location ?? `s3://${options.s3.bucket}/warehouse`;
     const m = /^s3:\/\/([^/]+)\/?(.*)$/.exec(location);
     if (!m) throw new Error(`location: expected s3://bucket/prefix, got ${location}`);
-    if (m[1] !== options.s3.bucket) throw new Error(`location ${location} must be in bucket ${options.s3.bucket}`);
+    if (m[1] !== options.s3.bucket)
+      throw new Error(`location ${location} must be in bucket ${options.s3.bucket}`);
     this.bucket = m[1];
     this.root = (m[2] ?? '').replace(/\/+$/, '');
   }
@@ -109,7 +113,8 @@ export class IcebergCatalog {
   }
   private keyOf(location: string): string {
     const prefix = `s3://${this.bucket}/`;
-    if (!location.startsWith(prefix)) throw new Error(`location ${location} is outside bucket ${this.bucket}`);
+    if (!location.startsWith(prefix))
+      throw new Error(`location ${location} is outside bucket ${this.bucket}`);
     return location.slice(prefix.length);
   }
 
@@ -117,7 +122,10 @@ export class IcebergCatalog {
 
   handle = (req: IncomingMessage, res: ServerResponse): void => {
     this.route(req, res).catch((err: unknown) => {
-      const e = err instanceof CatalogError ? err : new CatalogError(500, 'InternalServerError', (err as Error).message ?? String(err));
+      const e =
+        err instanceof CatalogError
+          ? err
+          : new CatalogError(500, 'InternalServerError', (err as Error).message ?? String(err));
       send(res, e.status, errorBody(e), req.method === 'HEAD');
     });
   };
@@ -125,32 +133,42 @@ export class IcebergCatalog {
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://catalog');
     const method = (req.method ?? 'GET').toUpperCase();
-    const seg = url.pathname.split('/').slice(1).map((s) => decodeURIComponent(s));
+    const seg = url.pathname
+      .split('/')
+      .slice(1)
+      .map((s) => decodeURIComponent(s));
     const head = method === 'HEAD';
-    if (seg[0] !== 'v1') throw new CatalogError(404, 'NotFoundException', `No route for ${method} ${url.pathname}`);
+    if (seg[0] !== 'v1')
+      throw new CatalogError(404, 'NotFoundException', `No route for ${method} ${url.pathname}`);
     if (seg.length === 2 && seg[1] === 'config' && method === 'GET') {
       const wh = url.searchParams.get('warehouse');
-      if (wh && wh !== this.options.warehouse) throw new CatalogError(404, 'NoSuchWarehouseException', `Warehouse does not exist: ${wh}`);
+      if (wh && wh !== this.options.warehouse)
+        throw new CatalogError(404, 'NoSuchWarehouseException', `Warehouse does not exist: ${wh}`);
       return send(res, 200, {
         defaults: {},
         overrides: { prefix: this.options.warehouse },
-        endpoints: ROUTES.filter((r) => r.path !== '/v1/config').map((r) => `${r.method.toUpperCase()} ${r.path}`),
+        endpoints: ROUTES.filter((r) => r.path !== '/v1/config').map(
+          (r) => `${r.method.toUpperCase()} ${r.path}`,
+        ),
       });
     }
     const prefix = seg[1];
-    if (prefix !== this.options.warehouse) throw new CatalogError(404, 'NoSuchWarehouseException', `Unknown prefix: ${prefix ?? ''}`);
+    if (prefix !== this.options.warehouse)
+      throw new CatalogError(404, 'NoSuchWarehouseException', `Unknown prefix: ${prefix ?? ''}`);
     const rest = seg.slice(2);
     if (rest[0] === 'tables' && rest[1] === 'rename' && rest.length === 2 && method === 'POST') {
       await this.renameTable(await readBody(req));
       return send(res, 204);
     }
-    if (rest[0] !== 'namespaces') throw new CatalogError(404, 'NotFoundException', `No route for ${method} ${url.pathname}`);
+    if (rest[0] !== 'namespaces')
+      throw new CatalogError(404, 'NotFoundException', `No route for ${method} ${url.pathname}`);
     if (rest.length === 1) {
       if (method === 'GET') return send(res, 200, await this.listNamespaces(url.searchParams.get('parent')));
       if (method === 'POST') return send(res, 200, await this.createNamespace(await readBody(req)));
     }
     const ns = rest[1];
-    if (ns === undefined) throw new CatalogError(405, 'MethodNotAllowed', `${method} not allowed on ${url.pathname}`);
+    if (ns === undefined)
+      throw new CatalogError(405, 'MethodNotAllowed', `${method} not allowed on ${url.pathname}`);
     if (rest.length === 2) {
       if (method === 'GET' || head) {
         const found = await this.getNamespace(ns);
@@ -185,8 +203,10 @@ export class IcebergCatalog {
   // ------------------------------------------------------------------ namespaces
 
   private checkName(kind: string, name: string): void {
-    if (name.includes('\u001f')) throw badRequest(`${kind} ${JSON.stringify(name)}: multi-level namespaces are not supported`);
-    if (!NAME.test(name)) throw badRequest(`${kind} ${JSON.stringify(name)}: use lower-case letters, digits and underscores`);
+    if (name.includes('\u001f'))
+      throw badRequest(`${kind} ${JSON.stringify(name)}: multi-level namespaces are not supported`);
+    if (!NAME.test(name))
+      throw badRequest(`${kind} ${JSON.stringify(name)}: use lower-case letters, digits and underscores`);
   }
 
   private async listNamespaces(parent: string | null): Promise<Json> {
@@ -197,7 +217,11 @@ export class IcebergCatalog {
     }
     const prefix = this.key('_catalog', 'namespaces') + '/';
     const keys = await this.store.list(prefix);
-    return { namespaces: keys.filter((k) => k.endsWith('.json')).map((k) => [k.slice(prefix.length, -'.json'.length)]) };
+    return {
+      namespaces: keys
+        .filter((k) => k.endsWith('.json'))
+        .map((k) => [k.slice(prefix.length, -'.json'.length)]),
+    };
   }
 
   private async createNamespace(body: unknown): Promise<Json> {
@@ -208,10 +232,15 @@ export class IcebergCatalog {
     const ns = b.namespace[0];
     this.checkName('namespace', ns);
     const properties = (b.properties ?? {}) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(properties)) if (typeof v !== 'string') throw badRequest(`properties.${k}: must be a string`);
+    for (const [k, v] of Object.entries(properties))
+      if (typeof v !== 'string') throw badRequest(`properties.${k}: must be a string`);
     return this.lock.run(async () => {
-      if ((await this.store.getText(this.nsKey(ns))) !== null) throw new CatalogError(409, 'AlreadyExistsException', `Namespace already exists: ${ns}`);
-      const doc = { namespace: [ns], properties: { ...(properties as Record<string, string>), created_at: String(Date.now()) } };
+      if ((await this.store.getText(this.nsKey(ns))) !== null)
+        throw new CatalogError(409, 'AlreadyExistsException', `Namespace already exists: ${ns}`);
+      const doc = {
+        namespace: [ns],
+        properties: { ...(properties as Record<string, string>), created_at: String(Date.now()) },
+      };
       await this.store.putText(this.nsKey(ns), stringifyJson(doc));
       return doc;
     });
@@ -227,7 +256,12 @@ export class IcebergCatalog {
     await this.lock.run(async () => {
       await this.getNamespace(ns);
       const tables = await this.store.list(this.key('_catalog', 'tables', ns) + '/');
-      if (tables.length > 0) throw new CatalogError(409, 'NamespaceNotEmptyException', `Namespace ${ns} is not empty: ${tables.length} tables`);
+      if (tables.length > 0)
+        throw new CatalogError(
+          409,
+          'NamespaceNotEmptyException',
+          `Namespace ${ns} is not empty: ${tables.length} tables`,
+        );
       await this.store.delete(this.nsKey(ns));
     });
   }
@@ -238,7 +272,11 @@ export class IcebergCatalog {
     await this.getNamespace(ns);
     const prefix = this.key('_catalog', 'tables', ns) + '/';
     const keys = await this.store.list(prefix);
-    return { identifiers: keys.filter((k) => k.endsWith('.json')).map((k) => ({ namespace: [ns], name: k.slice(prefix.length, -'.json'.length) })) };
+    return {
+      identifiers: keys
+        .filter((k) => k.endsWith('.json'))
+        .map((k) => ({ namespace: [ns], name: k.slice(prefix.length, -'.json'.length) })),
+    };
   }
 
   private async pointer(ns: string, name: string): Promise<Pointer | null> {
@@ -248,7 +286,8 @@ export class IcebergCatalog {
 
   private async readMetadata(location: string): Promise<TableMetadata> {
     const text = await this.store.getText(this.keyOf(location));
-    if (text === null) throw new CatalogError(500, 'InternalServerError', `metadata file missing: ${location}`);
+    if (text === null)
+      throw new CatalogError(500, 'InternalServerError', `metadata file missing: ${location}`);
     return parseJson(text) as TableMetadata;
   }
 
@@ -267,7 +306,8 @@ export class IcebergCatalog {
     if (b['location'] !== undefined) throw badRequest('location: table locations are managed by the catalog');
     return this.lock.run(async () => {
       await this.getNamespace(ns);
-      if (await this.pointer(ns, name)) throw new CatalogError(409, 'AlreadyExistsException', `Table already exists: ${ns}.${name}`);
+      if (await this.pointer(ns, name))
+        throw new CatalogError(409, 'AlreadyExistsException', `Table already exists: ${ns}.${name}`);
       const id = randomUUID().replaceAll('-', '');
       const md = newTableMetadata({
         location: `s3://${this.bucket}/${this.key(ns, `${name}-${id}`)}`,
@@ -278,7 +318,10 @@ export class IcebergCatalog {
         now: Date.now(),
       });
       const metadataLocation = await this.writeMetadata(md, 0);
-      await this.store.putText(this.tableKey(ns, name), stringifyJson({ metadataLocation, uuid: md['table-uuid'] }));
+      await this.store.putText(
+        this.tableKey(ns, name),
+        stringifyJson({ metadataLocation, uuid: md['table-uuid'] }),
+      );
       return { 'metadata-location': metadataLocation, metadata: md, config: {} };
     });
   }
@@ -304,7 +347,8 @@ export class IcebergCatalog {
       return send(res, fault.status!, errorBody(injected(fault.status!)));
     }
     const b = body as Json;
-    if (!b || !Array.isArray(b['requirements']) || !Array.isArray(b['updates'])) throw badRequest('requirements and updates are required');
+    if (!b || !Array.isArray(b['requirements']) || !Array.isArray(b['updates']))
+      throw badRequest('requirements and updates are required');
     let result: Json;
     try {
       result = await this.lock.run(async () => {
@@ -316,7 +360,10 @@ export class IcebergCatalog {
         const version = versionOf(p.metadataLocation) + 1;
         const metadataLocation = await this.writeMetadata(next, version);
         // The commit point: one PUT swaps the pointer while the lock keeps other writers out.
-        await this.store.putText(this.tableKey(ns, name), stringifyJson({ metadataLocation, uuid: next['table-uuid'] }));
+        await this.store.putText(
+          this.tableKey(ns, name),
+          stringifyJson({ metadataLocation, uuid: next['table-uuid'] }),
+        );
         this.faults.stats.applied++;
         return { 'metadata-location': metadataLocation, metadata: next };
       });
@@ -346,17 +393,22 @@ export class IcebergCatalog {
   }
 
   private async renameTable(body: unknown): Promise<void> {
-    const b = body as { source?: { namespace?: string[]; name?: string }; destination?: { namespace?: string[]; name?: string } };
+    const b = body as {
+      source?: { namespace?: string[]; name?: string };
+      destination?: { namespace?: string[]; name?: string };
+    };
     const src = b?.source;
     const dst = b?.destination;
-    if (!src?.namespace?.[0] || !src.name || !dst?.namespace?.[0] || !dst.name) throw badRequest('source and destination identifiers are required');
+    if (!src?.namespace?.[0] || !src.name || !dst?.namespace?.[0] || !dst.name)
+      throw badRequest('source and destination identifiers are required');
     const [sns, sname, dns, dname] = [src.namespace[0], src.name, dst.namespace[0], dst.name];
     this.checkName('table', dname);
     await this.lock.run(async () => {
       const p = await this.pointer(sns, sname);
       if (!p) throw noSuchTable(sns, sname);
       await this.getNamespace(dns);
-      if (await this.pointer(dns, dname)) throw new CatalogError(409, 'AlreadyExistsException', `Table already exists: ${dns}.${dname}`);
+      if (await this.pointer(dns, dname))
+        throw new CatalogError(409, 'AlreadyExistsException', `Table already exists: ${dns}.${dname}`);
       await this.store.putText(this.tableKey(dns, dname), stringifyJson(p));
       await this.store.delete(this.tableKey(sns, sname));
     });
@@ -369,8 +421,13 @@ function versionOf(location: string): number {
 }
 
 function injected(status: number): CatalogError {
-  if (status === 409) return new CatalogError(409, 'CommitFailedException', 'Injected fault: commit conflict');
-  return new CatalogError(status, 'CommitStateUnknownException', `Injected fault: commit state unknown (${status})`);
+  if (status === 409)
+    return new CatalogError(409, 'CommitFailedException', 'Injected fault: commit conflict');
+  return new CatalogError(
+    status,
+    'CommitStateUnknownException',
+    `Injected fault: commit state unknown (${status})`,
+  );
 }
 
 function errorBody(e: CatalogError): Json {

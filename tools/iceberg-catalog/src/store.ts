@@ -11,7 +11,11 @@ export interface S3Options {
   readonly endpoint: string;
   readonly bucket: string;
   readonly region: string;
-  readonly credentials: { readonly accessKeyId: string; readonly secretAccessKey: string; readonly sessionToken?: string };
+  readonly credentials: {
+    readonly accessKeyId: string;
+    readonly secretAccessKey: string;
+    readonly sessionToken?: string;
+  };
 }
 
 /** Thin S3 access for catalog state: JSON objects, listing and deletes under one bucket. */
@@ -47,7 +51,9 @@ export class ObjectStore {
   }
 
   async putText(key: string, text: string, contentType = 'application/json'): Promise<void> {
-    await this.client.send(new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: text, ContentType: contentType }));
+    await this.client.send(
+      new PutObjectCommand({ Bucket: this.options.bucket, Key: key, Body: text, ContentType: contentType }),
+    );
   }
 
   async delete(key: string): Promise<void> {
@@ -59,7 +65,11 @@ export class ObjectStore {
     let token: string | undefined;
     do {
       const res = await this.client.send(
-        new ListObjectsV2Command({ Bucket: this.options.bucket, Prefix: prefix, ...(token ? { ContinuationToken: token } : {}) }),
+        new ListObjectsV2Command({
+          Bucket: this.options.bucket,
+          Prefix: prefix,
+          ...(token ? { ContinuationToken: token } : {}),
+        }),
       );
       for (const o of res.Contents ?? []) if (o.Key) keys.push(o.Key);
       token = res.IsTruncated ? res.NextContinuationToken : undefined;

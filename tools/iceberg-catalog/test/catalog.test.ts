@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { ROUTES, startIcebergCatalog } from '../src/index.js';
 import type { RunningCatalog } from '../src/index.js';
-import type { LocalS3 } from './local-s3.js';
-import { startLocalS3 } from './local-s3.js';
+import type { LocalS3 } from '@cryptoflow/stand-ins';
+import { startS3 } from '@cryptoflow/stand-ins';
 import { OpenApiValidator } from './openapi-validator.js';
 
 const SPEC_PATH = '/work/shared/reference/iceberg-rest/rest-catalog-open-api.yaml';
@@ -51,8 +51,12 @@ const ns = 'market_data';
 const tablePath = (name: string): string => `/v1/${P}/namespaces/${ns}/tables/${name}`;
 
 beforeAll(async () => {
-  s3 = await startLocalS3();
-  catalog = await startIcebergCatalog({ s3: { endpoint: s3.endpoint, bucket: BUCKET, region: 'us-east-1', credentials: creds }, warehouse: WAREHOUSE, port: 0 });
+  s3 = await startS3();
+  catalog = await startIcebergCatalog({
+    s3: { endpoint: s3.endpoint, bucket: BUCKET, region: 'us-east-1', credentials: creds },
+    warehouse: WAREHOUSE,
+    port: 0,
+  });
   P = encodeURIComponent(WAREHOUSE);
 });
 
@@ -89,7 +93,10 @@ describe('local Iceberg REST catalog', () => {
   });
 
   it('creates, lists, gets and checks namespaces; rejects duplicates and multi-level names', async () => {
-    const created = await call('POST', `/v1/${P}/namespaces`, { namespace: [ns], properties: { owner: 'cryptoflow' } });
+    const created = await call('POST', `/v1/${P}/namespaces`, {
+      namespace: [ns],
+      properties: { owner: 'cryptoflow' },
+    });
     expect(created.status).toBe(200);
     conforms('/v1/{prefix}/namespaces', 'post', created);
     const dup = await call('POST', `/v1/${P}/namespaces`, { namespace: [ns] });
@@ -128,8 +135,13 @@ describe('local Iceberg REST catalog', () => {
     }
     const list = await call('GET', `/v1/${P}/namespaces/${ns}/tables`);
     conforms('/v1/{prefix}/namespaces/{namespace}/tables', 'get', list);
-    expect((list.body as { identifiers: { name: string }[] }).identifiers.map((i) => i.name).sort()).toEqual([...TABLES].sort());
-    const again = await call('POST', `/v1/${P}/namespaces/${ns}/tables`, { name: 'trades', schema: icebergSchemaJson('trades') });
+    expect((list.body as { identifiers: { name: string }[] }).identifiers.map((i) => i.name).sort()).toEqual(
+      [...TABLES].sort(),
+    );
+    const again = await call('POST', `/v1/${P}/namespaces/${ns}/tables`, {
+      name: 'trades',
+      schema: icebergSchemaJson('trades'),
+    });
     expect(again.status).toBe(409);
     conforms('/v1/{prefix}/namespaces/{namespace}/tables', 'post', again);
   });
@@ -162,7 +174,11 @@ describe('local Iceberg REST catalog', () => {
     expect(ok.status, ok.text).toBe(200);
     conforms('/v1/{prefix}/namespaces/{namespace}/tables/{table}', 'post', ok);
     expect(ok.text).toContain('"current-snapshot-id":9007199254740993');
-    const after = (ok.body as { metadata: { refs: Record<string, { 'snapshot-id': bigint }>; 'last-sequence-number': number } }).metadata;
+    const after = (
+      ok.body as {
+        metadata: { refs: Record<string, { 'snapshot-id': bigint }>; 'last-sequence-number': number };
+      }
+    ).metadata;
     expect(after.refs['main']!['snapshot-id']).toBe(id);
     expect(after['last-sequence-number']).toBe(1);
 
@@ -172,19 +188,35 @@ describe('local Iceberg REST catalog', () => {
     conforms('/v1/{prefix}/namespaces/{namespace}/tables/{table}', 'post', stale);
     expect((stale.body as { error: { type: string } }).error.type).toBe('CommitFailedException');
 
-    const wrongUuid = await call('POST', tablePath('trades'), { requirements: [{ type: 'assert-table-uuid', uuid: 'x' }], updates: [] });
+    const wrongUuid = await call('POST', tablePath('trades'), {
+      requirements: [{ type: 'assert-table-uuid', uuid: 'x' }],
+      updates: [],
+    });
     expect(wrongUuid.status).toBe(409);
-    const create = await call('POST', tablePath('trades'), { requirements: [{ type: 'assert-create' }], updates: [] });
+    const create = await call('POST', tablePath('trades'), {
+      requirements: [{ type: 'assert-create' }],
+      updates: [],
+    });
     expect(create.status).toBe(409);
-    const unknown = await call('POST', tablePath('trades'), { requirements: [{ type: 'assert-something' }], updates: [] });
+    const unknown = await call('POST', tablePath('trades'), {
+      requirements: [{ type: 'assert-something' }],
+      updates: [],
+    });
     expect(unknown.status).toBe(400);
-    const unknownUpdate = await call('POST', tablePath('trades'), { requirements: [], updates: [{ action: 'upgrade-the-universe' }] });
+    const unknownUpdate = await call('POST', tablePath('trades'), {
+      requirements: [],
+      updates: [{ action: 'upgrade-the-universe' }],
+    });
     expect(unknownUpdate.status).toBe(400);
 
     const second = await call('POST', tablePath('trades'), body(7n, 2, id));
     expect(second.status, second.text).toBe(200);
     const reloaded = await call('GET', tablePath('trades'));
-    const rmd = (reloaded.body as { metadata: { snapshots: { 'snapshot-id': bigint | number }[]; 'metadata-log': unknown[] } }).metadata;
+    const rmd = (
+      reloaded.body as {
+        metadata: { snapshots: { 'snapshot-id': bigint | number }[]; 'metadata-log': unknown[] };
+      }
+    ).metadata;
     expect(rmd.snapshots.map((s) => BigInt(s['snapshot-id']))).toEqual([id, 7n]);
     expect(rmd['metadata-log']).toHaveLength(2);
   });
@@ -194,7 +226,16 @@ describe('local Iceberg REST catalog', () => {
       requirements: [{ type: 'assert-current-schema-id', 'current-schema-id': 0 }],
       updates: [
         { action: 'set-properties', updates: { 'cryptoflow.owner': 'committer' } },
-        { action: 'add-schema', schema: { ...icebergSchemaJson('funding'), fields: [...icebergSchemaJson('funding').fields, { id: 10, name: 'extra', required: false, type: 'string' }] } },
+        {
+          action: 'add-schema',
+          schema: {
+            ...icebergSchemaJson('funding'),
+            fields: [
+              ...icebergSchemaJson('funding').fields,
+              { id: 10, name: 'extra', required: false, type: 'string' },
+            ],
+          },
+        },
         { action: 'set-current-schema', 'schema-id': -1 },
       ],
     });
@@ -206,15 +247,33 @@ describe('local Iceberg REST catalog', () => {
   });
 
   it('fault injection: failures without apply change nothing; applyBeforeFailing commits then answers 5xx', async () => {
-    const load = async (): Promise<{ 'table-uuid': string; snapshots: { 'snapshot-id': bigint | number }[]; location: string }> =>
-      ((await call('GET', tablePath('liquidations'))).body as { metadata: { 'table-uuid': string; snapshots: { 'snapshot-id': bigint | number }[]; location: string } }).metadata;
+    const load = async (): Promise<{
+      'table-uuid': string;
+      snapshots: { 'snapshot-id': bigint | number }[];
+      location: string;
+    }> =>
+      (
+        (await call('GET', tablePath('liquidations'))).body as {
+          metadata: {
+            'table-uuid': string;
+            snapshots: { 'snapshot-id': bigint | number }[];
+            location: string;
+          };
+        }
+      ).metadata;
     const md = await load();
     const commitBody = (sid: bigint, seq: number, parent: bigint | null): unknown => ({
       requirements: [{ type: 'assert-ref-snapshot-id', ref: 'main', 'snapshot-id': parent }],
       updates: [
         {
           action: 'add-snapshot',
-          snapshot: { 'snapshot-id': sid, 'sequence-number': seq, 'timestamp-ms': Date.now(), 'manifest-list': `${md.location}/metadata/x.avro`, summary: { operation: 'append' } },
+          snapshot: {
+            'snapshot-id': sid,
+            'sequence-number': seq,
+            'timestamp-ms': Date.now(),
+            'manifest-list': `${md.location}/metadata/x.avro`,
+            summary: { operation: 'append' },
+          },
         },
         { action: 'set-snapshot-ref', 'ref-name': 'main', type: 'branch', 'snapshot-id': sid },
       ],
@@ -237,7 +296,10 @@ describe('local Iceberg REST catalog', () => {
   });
 
   it('renames and drops (purge only), and refuses to drop a non-empty namespace', async () => {
-    const ren = await call('POST', `/v1/${P}/tables/rename`, { source: { namespace: [ns], name: 'spot_ob' }, destination: { namespace: [ns], name: 'spot_ob_old' } });
+    const ren = await call('POST', `/v1/${P}/tables/rename`, {
+      source: { namespace: [ns], name: 'spot_ob' },
+      destination: { namespace: [ns], name: 'spot_ob_old' },
+    });
     expect(ren.status).toBe(204);
     expect((await call('HEAD', tablePath('spot_ob'))).status).toBe(404);
     expect((await call('HEAD', tablePath('spot_ob_old'))).status).toBe(204);
@@ -245,11 +307,19 @@ describe('local Iceberg REST catalog', () => {
     expect(missing.status).toBe(404);
     conforms('/v1/{prefix}/namespaces/{namespace}/tables/{table}', 'get', missing);
 
-    const loc = ((await call('GET', tablePath('spot_ob_old'))).body as { metadata: { location: string } }).metadata.location;
+    const loc = ((await call('GET', tablePath('spot_ob_old'))).body as { metadata: { location: string } })
+      .metadata.location;
     expect((await call('DELETE', tablePath('spot_ob_old'))).status).toBe(400);
     expect((await call('DELETE', `${tablePath('spot_ob_old')}?purgeRequested=true`)).status).toBe(204);
-    const client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', credentials: creds, forcePathStyle: true });
-    const left = await client.send(new ListObjectsV2Command({ Bucket: BUCKET, Prefix: loc.replace(`s3://${BUCKET}/`, '') + '/' }));
+    const client = new S3Client({
+      endpoint: s3.endpoint,
+      region: 'us-east-1',
+      credentials: creds,
+      forcePathStyle: true,
+    });
+    const left = await client.send(
+      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: loc.replace(`s3://${BUCKET}/`, '') + '/' }),
+    );
     expect(left.Contents ?? []).toHaveLength(0);
     client.destroy();
 
@@ -261,7 +331,11 @@ describe('local Iceberg REST catalog', () => {
   it('survives a restart: state lives in S3, not in the process', async () => {
     const before = await call('GET', tablePath('trades'));
     await catalog.close();
-    catalog = await startIcebergCatalog({ s3: { endpoint: s3.endpoint, bucket: BUCKET, region: 'us-east-1', credentials: creds }, warehouse: WAREHOUSE, port: 0 });
+    catalog = await startIcebergCatalog({
+      s3: { endpoint: s3.endpoint, bucket: BUCKET, region: 'us-east-1', credentials: creds },
+      warehouse: WAREHOUSE,
+      port: 0,
+    });
     const after = await call('GET', tablePath('trades'));
     expect(after.status).toBe(200);
     expect(after.text).toBe(before.text);

@@ -34,9 +34,15 @@ export class OpenApiValidator {
     if (typeof schema['$ref'] === 'string') return this.validate(this.resolve(schema['$ref']), value, at);
     const errors: string[] = [];
     if (value === null) {
-      if (schema['nullable'] === true || schema['type'] === 'null' || (Array.isArray(schema['type']) && schema['type'].includes('null'))) return [];
+      if (
+        schema['nullable'] === true ||
+        schema['type'] === 'null' ||
+        (Array.isArray(schema['type']) && schema['type'].includes('null'))
+      )
+        return [];
     }
-    if (Array.isArray(schema['allOf'])) for (const s of schema['allOf'] as Schema[]) errors.push(...this.validate(s, value, at));
+    if (Array.isArray(schema['allOf']))
+      for (const s of schema['allOf'] as Schema[]) errors.push(...this.validate(s, value, at));
     if (Array.isArray(schema['anyOf'])) {
       const ok = (schema['anyOf'] as Schema[]).some((s) => this.validate(s, value, at).length === 0);
       if (!ok) errors.push(`${at}: matches none of anyOf`);
@@ -47,23 +53,31 @@ export class OpenApiValidator {
     }
     const type = schema['type'];
     if (typeof type === 'string' && !typeMatches(type, value)) {
-      errors.push(`${at}: expected ${type}, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`);
+      errors.push(
+        `${at}: expected ${type}, got ${value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value}`,
+      );
       return errors;
     }
-    if (schema['const'] !== undefined && value !== schema['const']) errors.push(`${at}: expected const ${JSON.stringify(schema['const'])}`);
-    if (Array.isArray(schema['enum']) && !schema['enum'].includes(value)) errors.push(`${at}: ${String(value)} not in enum`);
+    if (schema['const'] !== undefined && value !== schema['const'])
+      errors.push(`${at}: expected const ${JSON.stringify(schema['const'])}`);
+    if (Array.isArray(schema['enum']) && !schema['enum'].includes(value))
+      errors.push(`${at}: ${String(value)} not in enum`);
     if (typeof value === 'number' || typeof value === 'bigint') {
-      if (typeof schema['minimum'] === 'number' && value < schema['minimum']) errors.push(`${at}: below minimum`);
-      if (typeof schema['maximum'] === 'number' && value > schema['maximum']) errors.push(`${at}: above maximum`);
+      if (typeof schema['minimum'] === 'number' && value < schema['minimum'])
+        errors.push(`${at}: below minimum`);
+      if (typeof schema['maximum'] === 'number' && value > schema['maximum'])
+        errors.push(`${at}: above maximum`);
     }
     if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
       const obj = value as Record<string, unknown>;
-      for (const k of (schema['required'] as string[] | undefined) ?? []) if (!(k in obj)) errors.push(`${at}: missing required ${k}`);
+      for (const k of (schema['required'] as string[] | undefined) ?? [])
+        if (!(k in obj)) errors.push(`${at}: missing required ${k}`);
       const props = (schema['properties'] as Record<string, Schema> | undefined) ?? {};
       for (const [k, v] of Object.entries(obj)) {
         if (props[k]) errors.push(...this.validate(props[k], v, `${at}.${k}`));
         else if (schema['additionalProperties'] === false) errors.push(`${at}: unexpected property ${k}`);
-        else if (typeof schema['additionalProperties'] === 'object') errors.push(...this.validate(schema['additionalProperties'] as Schema, v, `${at}.${k}`));
+        else if (typeof schema['additionalProperties'] === 'object')
+          errors.push(...this.validate(schema['additionalProperties'] as Schema, v, `${at}.${k}`));
       }
     }
     if (Array.isArray(value) && typeof schema['items'] === 'object') {

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { createInterface } from 'node:readline';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,8 +14,8 @@ export const LOCAL_CREDENTIALS = { accessKeyId: 'S3RVER', secretAccessKey: 'S3RV
 export const LOCAL_REGION = 'us-east-1';
 
 export interface StartS3Options {
-  /** Where s3rver keeps buckets and objects on disk (created if missing). */
-  readonly dir: string;
+  /** Where s3rver keeps buckets and objects on disk (created if missing). Default: a fresh temp dir. */
+  readonly dir?: string;
   /** Default 0: a port chosen by the OS. */
   readonly port?: number;
   /** Buckets created at start. */
@@ -33,11 +34,18 @@ export interface LocalS3 {
  * Starts s3rver 3.7.1 in a child Node process with `--openssl-legacy-provider` (paginated
  * ListObjectsV2 fails without it). A child also keeps S3 alive while a crash test kills the writers.
  */
-export async function startS3(options: StartS3Options): Promise<LocalS3> {
+export async function startS3(opts: StartS3Options = {}): Promise<LocalS3> {
+  const options = { ...opts, dir: opts.dir ?? (await mkdtemp(join(tmpdir(), 'cf-s3-'))) };
   await mkdir(options.dir, { recursive: true });
   const child = spawn(
     process.execPath,
-    ['--openssl-legacy-provider', CHILD, options.dir, String(options.port ?? 0), (options.buckets ?? []).join(',')],
+    [
+      '--openssl-legacy-provider',
+      CHILD,
+      options.dir,
+      String(options.port ?? 0),
+      (options.buckets ?? []).join(','),
+    ],
     { stdio: ['pipe', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } },
   );
   let stderr = '';
@@ -81,14 +89,19 @@ export async function startS3(options: StartS3Options): Promise<LocalS3> {
 }
 
 /** An S3 client for a stand-in (or a fault proxy in front of one). */
-export function localS3Client(endpoint: string, extra: { maxAttempts?: number; requestTimeoutMs?: number } = {}): S3Client {
+export function localS3Client(
+  endpoint: string,
+  extra: { maxAttempts?: number; requestTimeoutMs?: number } = {},
+): S3Client {
   return new S3Client({
     endpoint,
     region: LOCAL_REGION,
     forcePathStyle: true,
     credentials: LOCAL_CREDENTIALS,
     maxAttempts: extra.maxAttempts ?? 1,
-    ...(extra.requestTimeoutMs ? { requestHandler: { requestTimeout: extra.requestTimeoutMs, throwOnRequestTimeout: true } } : {}),
+    ...(extra.requestTimeoutMs
+      ? { requestHandler: { requestTimeout: extra.requestTimeoutMs, throwOnRequestTimeout: true } }
+      : {}),
   });
 }
 

@@ -6,10 +6,16 @@ import { TABLES, TABLE_SCHEMAS } from '@cryptoflow/model';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { icebergRead } from 'icebird';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IcebergRestClient, readManifest, readManifestList, s3ObjectStore, snapshotIdForCommit } from '../../src/iceberg/index.js';
+import {
+  IcebergRestClient,
+  readManifest,
+  readManifestList,
+  s3ObjectStore,
+  snapshotIdForCommit,
+} from '../../src/iceberg/index.js';
 import type { DataFileInput, LoadedTable, TableIdent } from '../../src/iceberg/index.js';
-import type { LocalS3 } from './local-s3.js';
-import { startLocalS3 } from './local-s3.js';
+import type { LocalS3 } from '@cryptoflow/stand-ins';
+import { startS3 } from '@cryptoflow/stand-ins';
 import { tradeRows, writeFixtureParquet } from './parquet-fixture.js';
 
 const BUCKET = 'cf-lake-test';
@@ -28,7 +34,10 @@ const realFetch = globalThis.fetch;
 const written: Record<string, unknown>[] = [];
 let fileNo = 0;
 
-function newClient(reg: Registry, extra: Partial<ConstructorParameters<typeof IcebergRestClient>[0]> = {}): IcebergRestClient {
+function newClient(
+  reg: Registry,
+  extra: Partial<ConstructorParameters<typeof IcebergRestClient>[0]> = {},
+): IcebergRestClient {
   return new IcebergRestClient({
     uri: catalog.uri,
     warehouse: WAREHOUSE,
@@ -67,7 +76,19 @@ function normalise(rows: readonly Record<string, unknown>[], precision: 'ms' | '
   return rows
     .map((r) =>
       JSON.stringify(
-        ['exchange', 'symbol', 'exchange_ts', 'ingest_ts', 'trade_ts', 'trade_id', 'first_trade_id', 'last_trade_id', 'price', 'qty', 'side'].map((k) => {
+        [
+          'exchange',
+          'symbol',
+          'exchange_ts',
+          'ingest_ts',
+          'trade_ts',
+          'trade_id',
+          'first_trade_id',
+          'last_trade_id',
+          'price',
+          'qty',
+          'side',
+        ].map((k) => {
           const v = r[k];
           if (v instanceof Date) return v.getTime() * 1000;
           if (typeof v === 'bigint') return Number(v);
@@ -82,7 +103,9 @@ function normalise(rows: readonly Record<string, unknown>[], precision: 'ms' | '
 /** Every live data file of the current snapshot, found through our manifests, read with µs timestamps kept. */
 async function readExact(table: LoadedTable): Promise<Record<string, unknown>[]> {
   const store = s3ObjectStore(s3client);
-  const current = table.metadata.snapshots!.find((s) => s['snapshot-id'] === table.metadata['current-snapshot-id'])!;
+  const current = table.metadata.snapshots!.find(
+    (s) => s['snapshot-id'] === table.metadata['current-snapshot-id'],
+  )!;
   const rows: Record<string, unknown>[] = [];
   for (const m of readManifestList(await store.get(current['manifest-list']), current['manifest-list'])) {
     for (const e of readManifest(await store.get(m.manifest_path)).entries) {
@@ -90,17 +113,33 @@ async function readExact(table: LoadedTable): Promise<Record<string, unknown>[]>
       const file = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
       const metadata = parquetMetadata(file);
       // Athena/Trino match Parquet columns to Iceberg columns by field id: every column must carry one.
-      expect(metadata.schema.slice(1).map((c) => c.field_id)).toEqual(TABLE_SCHEMAS.trades.columns.map((c) => c.id));
-      rows.push(...(await parquetReadObjects({ file, metadata, parsers: { timestampFromMicroseconds: (v: bigint) => v } as never })));
+      expect(metadata.schema.slice(1).map((c) => c.field_id)).toEqual(
+        TABLE_SCHEMAS.trades.columns.map((c) => c.id),
+      );
+      rows.push(
+        ...(await parquetReadObjects({
+          file,
+          metadata,
+          parsers: { timestampFromMicroseconds: (v: bigint) => v } as never,
+        })),
+      );
     }
   }
   return rows;
 }
 
 beforeAll(async () => {
-  s3 = await startLocalS3();
-  catalog = await startIcebergCatalog({ s3: { endpoint: s3.endpoint, bucket: BUCKET, region: 'us-east-1', credentials: creds }, warehouse: WAREHOUSE });
-  s3client = new S3Client({ endpoint: s3.endpoint, region: 'us-east-1', credentials: creds, forcePathStyle: true });
+  s3 = await startS3();
+  catalog = await startIcebergCatalog({
+    s3: { endpoint: s3.endpoint, bucket: BUCKET, region: 'us-east-1', credentials: creds },
+    warehouse: WAREHOUSE,
+  });
+  s3client = new S3Client({
+    endpoint: s3.endpoint,
+    region: 'us-east-1',
+    credentials: creds,
+    forcePathStyle: true,
+  });
   // icebird maps s3://b/k to https://b.s3.amazonaws.com/k; send those requests to the local S3 instead.
   globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
     const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
@@ -135,8 +174,15 @@ describe('IcebergRestClient against the local catalog', () => {
   });
 
   it('appends Parquet files and icebird reads exactly those rows', async () => {
-    const r1 = await client.appendFiles(TRADES, [await dataFile(0, 5, 0), await dataFile(100, 4, 1)], { commitId: 'batch-1' });
-    expect(r1).toMatchObject({ committed: true, attempts: 1, sequenceNumber: 1n, snapshotId: snapshotIdForCommit('batch-1') });
+    const r1 = await client.appendFiles(TRADES, [await dataFile(0, 5, 0), await dataFile(100, 4, 1)], {
+      commitId: 'batch-1',
+    });
+    expect(r1).toMatchObject({
+      committed: true,
+      attempts: 1,
+      sequenceNumber: 1n,
+      snapshotId: snapshotIdForCommit('batch-1'),
+    });
     const r2 = await client.appendFiles(TRADES, [await dataFile(200, 3, 1)], { commitId: 'batch-2' });
     expect(r2.sequenceNumber).toBe(2n);
     const table = await client.loadTable(TRADES);
@@ -157,19 +203,32 @@ describe('IcebergRestClient against the local catalog', () => {
 
   it('writes a manifest list that repeats the parent manifests with their own sequence numbers', async () => {
     const table = await client.loadTable(TRADES);
-    const current = table.metadata.snapshots!.find((s) => s['snapshot-id'] === table.metadata['current-snapshot-id'])!;
+    const current = table.metadata.snapshots!.find(
+      (s) => s['snapshot-id'] === table.metadata['current-snapshot-id'],
+    )!;
     const store = s3ObjectStore(s3client);
     const list = readManifestList(await store.get(current['manifest-list']), current['manifest-list']);
-    expect(list.map((m) => [m.sequence_number, m.min_sequence_number, m.added_files_count, m.added_rows_count])).toEqual([
+    expect(
+      list.map((m) => [m.sequence_number, m.min_sequence_number, m.added_files_count, m.added_rows_count]),
+    ).toEqual([
       [2n, 2n, 1, 3n],
       [1n, 1n, 2, 9n],
     ]);
     expect(list[1]!.partitions![0]!.lower_bound!.readInt32LE(0)).toBe(477000);
     expect(list[1]!.partitions![0]!.upper_bound!.readInt32LE(0)).toBe(477001);
     const manifest = readManifest(await store.get(list[1]!.manifest_path));
-    expect(manifest.metadata).toMatchObject({ 'format-version': '2', content: 'data', 'partition-spec-id': '0', 'schema-id': '0' });
-    expect(JSON.parse(manifest.metadata['partition-spec']!)).toEqual([{ name: 'exchange_ts_hour', transform: 'hour', 'source-id': 3, 'field-id': 1000 }]);
-    expect(manifest.entries.map((e) => [e.status, e.sequence_number, e.data_file.partition['exchange_ts_hour']])).toEqual([
+    expect(manifest.metadata).toMatchObject({
+      'format-version': '2',
+      content: 'data',
+      'partition-spec-id': '0',
+      'schema-id': '0',
+    });
+    expect(JSON.parse(manifest.metadata['partition-spec']!)).toEqual([
+      { name: 'exchange_ts_hour', transform: 'hour', 'source-id': 3, 'field-id': 1000 },
+    ]);
+    expect(
+      manifest.entries.map((e) => [e.status, e.sequence_number, e.data_file.partition['exchange_ts_hour']]),
+    ).toEqual([
       [1, null, 477000],
       [1, null, 477001],
     ]);
@@ -189,7 +248,9 @@ describe('IcebergRestClient against the local catalog', () => {
     const mine = table.metadata.snapshots!.find((s) => s['snapshot-id'] === res.snapshotId)!;
     expect(mine['parent-snapshot-id']).toBe(snapshotIdForCommit('rival-1'));
     expect(normalise(await readWithIcebird(table))).toEqual(normalise(written));
-    expect(await registry.getSingleMetricAsString('s3tables_commit_retries_total')).toContain('reason="conflict"} 1');
+    expect(await registry.getSingleMetricAsString('s3tables_commit_retries_total')).toContain(
+      'reason="conflict"} 1',
+    );
   });
 
   it('500 after the commit was applied: found on reload, no duplicate snapshot', async () => {
@@ -223,8 +284,23 @@ describe('IcebergRestClient against the local catalog', () => {
 
   it('the same commit id twice adds nothing the second time', async () => {
     const before = await client.loadTable(TRADES);
-    const again = await client.appendFiles(TRADES, [{ filePath: `s3://${BUCKET}/data/trades/0001-0.parquet`, fileSizeInBytes: 1, recordCount: 5, partition: { exchange_ts_hour: 477000 } }], { commitId: 'batch-1' });
-    expect(again).toMatchObject({ committed: false, attempts: 1, snapshotId: snapshotIdForCommit('batch-1') });
+    const again = await client.appendFiles(
+      TRADES,
+      [
+        {
+          filePath: `s3://${BUCKET}/data/trades/0001-0.parquet`,
+          fileSizeInBytes: 1,
+          recordCount: 5,
+          partition: { exchange_ts_hour: 477000 },
+        },
+      ],
+      { commitId: 'batch-1' },
+    );
+    expect(again).toMatchObject({
+      committed: false,
+      attempts: 1,
+      snapshotId: snapshotIdForCommit('batch-1'),
+    });
     const after = await client.loadTable(TRADES);
     expect(after.metadataLocation).toBe(before.metadataLocation);
     expect(normalise(await readWithIcebird(after))).toEqual(normalise(written));
@@ -234,11 +310,16 @@ describe('IcebergRestClient against the local catalog', () => {
   it('gives up with a typed, retriable error when every attempt conflicts', async () => {
     const stubborn = newClient(new Registry(), { maxCommitAttempts: 3 });
     catalog.faults.failNextCommits(3, 409);
-    await expect(stubborn.appendFiles(TRADES, [await dataFile(800, 1)], { commitId: 'batch-7' })).rejects.toMatchObject({
+    await expect(
+      stubborn.appendFiles(TRADES, [await dataFile(800, 1)], { commitId: 'batch-7' }),
+    ).rejects.toMatchObject({
       code: 'CF_CATALOG_CONFLICT',
       retriable: true,
     });
-    written.splice(written.findIndex((r) => r['trade_id'] === 9_000_000_800), 1);
+    written.splice(
+      written.findIndex((r) => r['trade_id'] === 9_000_000_800),
+      1,
+    );
     expect(normalise(await readWithIcebird(await client.loadTable(TRADES)))).toEqual(normalise(written));
   });
 
