@@ -13,27 +13,30 @@ export const LATENCY_BUCKETS_SECONDS = [
 ];
 export const SIZE_BUCKETS_BYTES = [1e3, 1e4, 1e5, 1e6, 4e6, 16e6, 64e6, 128e6, 256e6, 512e6];
 
-function existing<T>(registry: Registry, name: string, labelNames: readonly string[], kind: string): T | undefined {
-  const metric = registry.getSingleMetric(name) as unknown as { labelNames?: readonly string[]; constructor: { name: string } } | undefined;
+type MetricClass = typeof Counter | typeof Gauge | typeof Histogram;
+
+function existing<T>(registry: Registry, name: string, labelNames: readonly string[], kind: MetricClass): T | undefined {
+  const metric = registry.getSingleMetric(name) as unknown as { labelNames?: readonly string[] } | undefined;
   if (!metric) return undefined;
   const have = [...(metric.labelNames ?? [])].sort().join(',');
   const want = [...labelNames].sort().join(',');
-  if (have !== want || metric.constructor.name !== kind) {
-    throw new Error(`metric ${name} re-declared as ${kind}{${want}}, registered as ${metric.constructor.name}{${have}}`);
+  // instanceof, not constructor.name: bundlers rename classes (esbuild turns Gauge into Gauge2).
+  if (have !== want || !(metric instanceof kind)) {
+    throw new Error(`metric ${name} re-declared as ${kind.name}{${want}}, registered as ${metric.constructor.name}{${have}}`);
   }
   return metric as unknown as T;
 }
 
 export function counter<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
   return (
-    existing<Counter<L>>(registry, name, labelNames, 'Counter') ??
+    existing<Counter<L>>(registry, name, labelNames, Counter) ??
     new Counter<L>({ name, help, labelNames: [...labelNames], registers: [registry] })
   );
 }
 
 export function gauge<L extends string>(registry: Registry, name: string, help: string, labelNames: readonly L[] = []): Gauge<L> {
   return (
-    existing<Gauge<L>>(registry, name, labelNames, 'Gauge') ??
+    existing<Gauge<L>>(registry, name, labelNames, Gauge) ??
     new Gauge<L>({ name, help, labelNames: [...labelNames], registers: [registry] })
   );
 }
@@ -46,7 +49,7 @@ export function histogram<L extends string>(
   buckets: readonly number[] = LATENCY_BUCKETS_SECONDS,
 ): Histogram<L> {
   return (
-    existing<Histogram<L>>(registry, name, labelNames, 'Histogram') ??
+    existing<Histogram<L>>(registry, name, labelNames, Histogram) ??
     new Histogram<L>({ name, help, labelNames: [...labelNames], buckets: [...buckets], registers: [registry] })
   );
 }
