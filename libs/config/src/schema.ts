@@ -58,6 +58,17 @@ const catalogSchema = z.strictObject({
   signer: z.enum(['sigv4', 'none']).default('sigv4'),
 });
 
+/** Shared by every app's config: the health server and the log level. */
+const healthSchema = z
+  .strictObject({
+    host: z.string().default('0.0.0.0'),
+    port: z.number().int().min(0).max(65_535).default(9100),
+  })
+  .prefault({});
+const logSchema = z
+  .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
+  .prefault({});
+
 export const sinkSchema = z.strictObject({
   kind: z.enum(['local', 's3']).default('local'),
   dir: z.string().min(1).default('.data/lake'),
@@ -138,15 +149,8 @@ export const collectorConfigSchema = z
         topic: z.string().default('cryptoflow.rows'),
       })
       .prefault({}),
-    health: z
-      .strictObject({
-        host: z.string().default('0.0.0.0'),
-        port: z.number().int().min(0).max(65_535).default(9100),
-      })
-      .prefault({}),
-    log: z
-      .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
-      .prefault({}),
+    health: healthSchema,
+    log: logSchema,
   })
   // Cross-field rules run even when some fields are invalid (`when`), so one run reports every problem;
   // hence the defensive reads below: a field may still be missing or mistyped here.
@@ -295,15 +299,8 @@ export const committerConfigSchema = z.strictObject({
     })
     .prefault({}),
   lease_ms: positiveInt.default(30_000),
-  health: z
-    .strictObject({
-      host: z.string().default('0.0.0.0'),
-      port: z.number().int().min(0).max(65_535).default(9100),
-    })
-    .prefault({}),
-  log: z
-    .strictObject({ level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal']).default('info') })
-    .prefault({}),
+  health: healthSchema,
+  log: logSchema,
 });
 
 export type CommitterConfig = z.infer<typeof committerConfigSchema>;
