@@ -17,6 +17,7 @@ import type { CollectorConfig } from '@cryptoflow/config';
 import { FakeExchange } from '@cryptoflow/fake-exchange';
 import { createLogger } from '@cryptoflow/logger';
 import { createRegistry } from '@cryptoflow/metrics';
+import type { Registry } from '@cryptoflow/metrics';
 import type { Stream } from '@cryptoflow/model';
 import { STREAMS } from '@cryptoflow/model';
 import { startCollector } from '@cryptoflow/runtime';
@@ -94,11 +95,13 @@ function configFor(stream: Stream): CollectorConfig {
 }
 
 const collectors = new Map<Stream, Collector>();
+const registries = new Map<Stream, Registry>();
 await Promise.all(
   STREAMS.map(async (stream) => {
     const app = `collector-${stream}`;
     const config = configFor(stream);
     const registry = createRegistry({ app });
+    registries.set(stream, registry);
     const logger = createLogger({ app, level: config.log.level });
     collectors.set(
       stream,
@@ -158,6 +161,18 @@ for (const [stream, s] of summaries) {
   if (Object.keys(s.byTable).length === 0) log(`${stream.padEnd(14)}        0 rows`);
 }
 log(`${files} Parquet files under ${join(dataDir, 'lake')}`);
+
+log('\n== order books (sequencer counters per collector) ==');
+for (const stream of ['spot-delta', 'spot-ob', 'futures-delta', 'futures-ob'] as const) {
+  const registry = registries.get(stream);
+  if (!registry) continue;
+  const total = async (name: string): Promise<number> =>
+    ((await registry.getSingleMetric(name)?.get())?.values ?? []).reduce((n, v) => n + v.value, 0);
+  log(
+    `collector-${stream.padEnd(14)} snapshots used ${await total('book_snapshots_used_total')}, gaps ${await total('seq_gaps_total')}, ` +
+      `duplicates ${await total('seq_duplicates_total')}, resyncs ${await total('book_resyncs_total')}, decode errors ${await total('decode_errors_total')}`,
+  );
+}
 
 log(
   '\n== SQL over the Parquet files (DuckDB; Athena runs the same queries on the Iceberg tables, see docs/operations/athena.md) ==',
