@@ -94,3 +94,19 @@ export function withoutIngestTs(row: Record<string, unknown>): Record<string, un
   const { ingest_ts: _ignored, ...rest } = row;
   return rest;
 }
+
+/**
+ * icebird maps `s3://b/k` to `https://b.s3.amazonaws.com/k`; route those requests to the local S3
+ * (what DNS would do in AWS). Returns the function that restores the real fetch.
+ */
+export function routeS3ToLocal(endpoint: string): () => void {
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
+    const m = /^https:\/\/([^./]+)\.s3\.amazonaws\.com\/(.*)$/.exec(url);
+    return realFetch(m ? `${endpoint}/${m[1]}/${m[2]}` : input, init);
+  }) as typeof fetch;
+  return () => {
+    globalThis.fetch = realFetch;
+  };
+}

@@ -17,3 +17,8 @@ export { replay } from './replay.js';
 export type { ReplayOptions, ReplayResult } from './replay.js';
 export { REST_CONN_PREFIX } from './book-processor.js';
 export { runReplayerApp, parseReplayerArgs } from './replayer-app.js';
+export { Committer } from './committer.js';
+export type { CommitterStats } from './committer.js';
+export { runCommitterApp } from './committer-app.js';
+export { createLakeClients, commitIdOf, dataFileOf, hourOrdinal } from './lake-clients.js';
+export type { LakeClients } from './lake-clients.js';
