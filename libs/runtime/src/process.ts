@@ -26,6 +26,8 @@ export interface AppRunner {
  * a clean drain after SIGTERM exits 0. A second signal forces exit (operator asked twice).
  */
 export async function runApp(app: string, level: string, runner: AppRunner): Promise<void> {
+  // The AWS SDK prints a Node 22 notice on every client; the deployment docs carry it once instead.
+  process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
   const version = resolveVersion(app);
   const logger = createLogger({ app, level, version: `${version.version}+${version.gitSha}` });
   const registry = createRegistry({ app, version: version.version, processMetrics: true });

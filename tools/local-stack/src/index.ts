@@ -1,3 +1,3 @@
-export { startLocalLake } from './lake.js';
+export { startLocalLake, downloadCurrentFiles } from './lake.js';
 export type { LocalLake } from './lake.js';
 export { queryParquet } from './query.js';

@@ -1,3 +1,13 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { S3Client } from '@aws-sdk/client-s3';
+import {
+  IcebergRestClient,
+  currentSnapshot,
+  readManifest,
+  readManifestList,
+  s3ObjectStore,
+} from '@cryptoflow/sink';
 import { startIcebergCatalog } from '@cryptoflow/iceberg-catalog';
 import type { RunningCatalog } from '@cryptoflow/iceberg-catalog';
 import { LOCAL_CREDENTIALS, LOCAL_REGION, createBucket, startDynamo, startS3 } from '@cryptoflow/stand-ins';
@@ -61,4 +71,45 @@ export async function startLocalLake(
       await s3.close();
     },
   };
+}
+
+/**
+ * Downloads the data files of a table's current Iceberg snapshot (walking its manifest list and
+ * manifests, as Athena does) into `destDir`; returns their local paths for DuckDB.
+ */
+export async function downloadCurrentFiles(
+  lake: LocalLake,
+  namespace: string,
+  table: string,
+  destDir: string,
+): Promise<string[]> {
+  const s3 = new S3Client({
+    endpoint: lake.s3.endpoint,
+    region: LOCAL_REGION,
+    credentials: LOCAL_CREDENTIALS,
+    forcePathStyle: true,
+  });
+  const store = s3ObjectStore(s3);
+  const client = new IcebergRestClient({
+    uri: lake.catalog.uri,
+    warehouse: lake.catalog.warehouse,
+    signer: 'none',
+    objects: store,
+  });
+  const loaded = await client.loadTable({ namespace, name: table });
+  const current = currentSnapshot(loaded.metadata);
+  if (!current) return [];
+  mkdirSync(destDir, { recursive: true });
+  const out: string[] = [];
+  const listLocation = current['manifest-list'];
+  for (const manifest of readManifestList(await store.get(listLocation), listLocation)) {
+    for (const entry of readManifest(await store.get(manifest.manifest_path)).entries) {
+      if (entry.status === 2) continue; // deleted in this snapshot
+      const path = join(destDir, `${out.length}.parquet`);
+      writeFileSync(path, await store.get(entry.data_file.file_path));
+      out.push(path);
+    }
+  }
+  s3.destroy();
+  return out;
 }

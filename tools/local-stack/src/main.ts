@@ -4,24 +4,28 @@
  * 1. Two fake venues (Binance spot and USD-M) replay the real captures over real WebSockets and REST.
  * 2. The seven collectors connect to them exactly as they would to Binance (only the URLs differ),
  *    each with its health server (/live, /ready, /metrics).
- * 3. When the recordings have played, the collectors drain and flush; the stack prints what was
- *    collected — rows per table and symbol, files, book state — and answers SQL over the Parquet files.
+ *    Their files go to the local lake: S3 (s3rver) → DynamoDB ledger (dynalite) → the committer appends
+ *    them to Iceberg tables in the local REST catalog — the same protocols as S3, DynamoDB and S3 Tables.
+ * 3. When the recordings have played, the collectors drain and flush, the committer commits what is
+ *    left, and the stack prints what was collected — rows per table and symbol, files, book counters —
+ *    and answers SQL with DuckDB over each table's current Iceberg snapshot (standing in for Athena).
  *
  * Flags: --speed <n|max> (default 2: the 30 s captures play in 15 s), --data <dir> (default .data/local),
- *        --keep (do not clear the data dir first).
+ *        --keep (do not clear the data dir first), --no-lake (Parquet on local disk only).
  */
 import { existsSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { loadCollectorConfig } from '@cryptoflow/config';
+import { loadCollectorConfig, loadCommitterConfig } from '@cryptoflow/config';
 import type { CollectorConfig } from '@cryptoflow/config';
 import { FakeExchange } from '@cryptoflow/fake-exchange';
 import { createLogger } from '@cryptoflow/logger';
 import { createRegistry } from '@cryptoflow/metrics';
 import type { Registry } from '@cryptoflow/metrics';
 import type { Stream } from '@cryptoflow/model';
-import { STREAMS } from '@cryptoflow/model';
-import { startCollector } from '@cryptoflow/runtime';
+import { STREAMS, TABLES } from '@cryptoflow/model';
+import { Committer, startCollector } from '@cryptoflow/runtime';
 import type { Collector, CollectorSummary } from '@cryptoflow/runtime';
+import { downloadCurrentFiles, startLocalLake } from './lake.js';
 import { queryParquet } from './query.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -42,8 +46,35 @@ const dataDir = resolve(flag('data', join(ROOT, '.data', 'local')));
 if (!process.argv.includes('--keep') && existsSync(dataDir))
   rmSync(dataDir, { recursive: true, force: true });
 
+// The SDK's notice that releases after January 2027 need Node 22 is for maintainers, not for this demo.
+process.env['AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED'] ??= 'true';
 const log = (line: string): void => void process.stdout.write(`${line}\n`);
 log(`CryptoFlow local stack — data in ${dataDir}`);
+const useLake = !process.argv.includes('--no-lake');
+const lake = useLake ? await startLocalLake({ dir: join(dataDir, 's3') }) : undefined;
+if (lake) {
+  Object.assign(process.env, lake.env);
+  log(
+    `local lake: S3 ${lake.s3.endpoint}, DynamoDB ${lake.dynamo.endpoint}, Iceberg REST catalog ${lake.catalog.uri}`,
+  );
+}
+const committerRegistry = createRegistry({ app: 'committer' });
+const committer = lake
+  ? new Committer(
+      loadCommitterConfig({
+        value: {
+          tables: [...TABLES],
+          sink: { kind: 's3' },
+          batch: { max_files: 500, max_wait_ms: 3000, poll_interval_ms: 500 },
+        },
+        argv: [...lake.flags],
+      }),
+      { registry: committerRegistry, logger: createLogger({ app: 'committer', level: 'warn' }) },
+    )
+  : undefined;
+await committer?.init();
+const stopCommitter = new AbortController();
+const committing = committer?.run(stopCommitter.signal);
 
 const spot = new FakeExchange({
   venue: 'binance',
@@ -79,6 +110,7 @@ function configFor(stream: Stream): CollectorConfig {
     '--health.port=0',
     '--log.level=warn',
     '--sink.flush_interval_ms=2000',
+    ...(lake ? [...lake.flags, '--sink.commit=committer'] : []),
   ];
   const base = loadCollectorConfig({ file: join(ROOT, 'configs', 'local', `${app}.yaml`) });
   if (base.exchanges.binance)
@@ -149,6 +181,28 @@ log('recordings finished: draining channels and flushing files…');
 const summaries = new Map<Stream, CollectorSummary>();
 for (const [stream, c] of collectors) summaries.set(stream, await c.stop());
 await Promise.all([spot.close(), usdm.close()]);
+if (committer) {
+  log('committing the last files to the Iceberg tables…');
+  stopCommitter.abort();
+  await committing;
+  const final = new Committer(
+    loadCommitterConfig({
+      value: {
+        tables: [...TABLES],
+        sink: { kind: 's3' },
+        batch: { max_files: 5000, max_wait_ms: 1, poll_interval_ms: 100 },
+      },
+      argv: [...(lake?.flags ?? [])],
+    }),
+    { registry: committerRegistry, logger: createLogger({ app: 'committer', level: 'warn' }) },
+  );
+  while ((await final.runOnce()) > 0);
+  const s = {
+    batches: committer.stats.batches + final.stats.batches,
+    files: committer.stats.filesCommitted + final.stats.filesCommitted,
+  };
+  log(`committer: ${s.files} files in ${s.batches} Iceberg commits`);
+}
 
 log('\n== collected ==');
 let files = 0;
@@ -160,7 +214,7 @@ for (const [stream, s] of summaries) {
   }
   if (Object.keys(s.byTable).length === 0) log(`${stream.padEnd(14)}        0 rows`);
 }
-log(`${files} Parquet files under ${join(dataDir, 'lake')}`);
+log(`${files} Parquet files ${lake ? `in S3 (${lake.bucket})` : `under ${join(dataDir, 'lake')}`}`);
 
 log('\n== order books (sequencer counters per collector) ==');
 for (const stream of ['spot-delta', 'spot-ob', 'futures-delta', 'futures-ob'] as const) {
@@ -174,29 +228,37 @@ for (const stream of ['spot-delta', 'spot-ob', 'futures-delta', 'futures-ob'] as
   );
 }
 
-log(
-  '\n== SQL over the Parquet files (DuckDB; Athena runs the same queries on the Iceberg tables, see docs/operations/athena.md) ==',
-);
-const lake = join(dataDir, 'lake');
+const lakeDir = join(dataDir, lake ? 'snapshot' : 'lake');
+if (lake) {
+  // Each table's current Iceberg snapshot, file by file from its manifests (what Athena reads).
+  for (const t of TABLES) await downloadCurrentFiles(lake, 'cryptoflow', t, join(lakeDir, t));
+  log(
+    `\n== SQL over each table's current Iceberg snapshot (DuckDB standing in for Athena; the same queries: docs/operations/athena.md) ==`,
+  );
+} else {
+  log(
+    '\n== SQL over the Parquet files (DuckDB; Athena runs the same queries on the Iceberg tables: docs/operations/athena.md) ==',
+  );
+}
 for (const { title, sql } of [
   {
     title: 'rows per table',
-    sql: `SELECT table_name, count(*) AS n FROM (${unionAll(lake)}) GROUP BY 1 ORDER BY 1`,
+    sql: `SELECT table_name, count(*) AS n FROM (${unionAll(lakeDir)}) GROUP BY 1 ORDER BY 1`,
   },
   {
     title: 'trades per symbol: count, VWAP, last price',
-    sql: `SELECT exchange, symbol, count(*) AS trades, round(sum(price*qty)/sum(qty), 6) AS vwap, arg_max(price, trade_id) AS last FROM read_parquet('${lake}/trades/**/*.parquet') GROUP BY 1, 2 ORDER BY 1, 2`,
+    sql: `SELECT exchange, symbol, count(*) AS trades, round(sum(price*qty)/sum(qty), 6) AS vwap, arg_max(price, trade_id) AS last FROM read_parquet('${lakeDir}/trades/**/*.parquet') GROUP BY 1, 2 ORDER BY 1, 2`,
   },
   {
     title: 'top of book per symbol at the last snapshot (spot and USD-M)',
-    sql: `WITH b AS (SELECT * FROM read_parquet(['${lake}/spot_ob/**/*.parquet', '${lake}/futures_ob/**/*.parquet'], union_by_name=true) WHERE snapshot_kind = 'top' AND level = 0),
+    sql: `WITH b AS (SELECT * FROM read_parquet(['${lakeDir}/spot_ob/**/*.parquet', '${lakeDir}/futures_ob/**/*.parquet'], union_by_name=true) WHERE snapshot_kind = 'top' AND level = 0),
           last AS (SELECT exchange, symbol, max(snapshot_ts) AS ts FROM b GROUP BY 1, 2)
           SELECT b.exchange, b.symbol, max(b.update_id) AS update_id, max(CASE WHEN side = 'bid' THEN price END) AS best_bid, max(CASE WHEN side = 'ask' THEN price END) AS best_ask
           FROM b JOIN last USING (exchange, symbol) WHERE b.snapshot_ts = last.ts GROUP BY 1, 2 ORDER BY 1, 2`,
   },
   {
     title: 'latest funding per symbol',
-    sql: `SELECT symbol, arg_max(mark_price, exchange_ts) AS mark, arg_max(funding_rate, exchange_ts) AS funding_rate FROM read_parquet('${lake}/funding/**/*.parquet') GROUP BY 1 ORDER BY 1`,
+    sql: `SELECT symbol, arg_max(mark_price, exchange_ts) AS mark, arg_max(funding_rate, exchange_ts) AS funding_rate FROM read_parquet('${lakeDir}/funding/**/*.parquet') GROUP BY 1 ORDER BY 1`,
   },
 ]) {
   log(`-- ${title}`);
@@ -206,8 +268,11 @@ for (const { title, sql } of [
     log(`   (query failed: ${(err as Error).message.split('\n')[0]})`);
   }
 }
+await lake?.close();
 log(
-  `\nDone. Look at ${lake} (table/exchange_ts_hour=…/shard=…/*.parquet); run again with --speed max for a fast pass.`,
+  lake
+    ? `\nDone. S3 objects (data and Iceberg metadata) are in ${join(dataDir, 's3')}; the snapshot files queried are in ${lakeDir}. --speed max for a fast pass.`
+    : `\nDone. Look at ${lakeDir} (table/exchange_ts_hour=…/shard=…/*.parquet).`,
 );
 
 function unionAll(dir: string): string {
