@@ -1,23 +1,28 @@
 // Binance WebSocket streams: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams
 // USD-M futures streams: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams
-import type { RawFrame } from '@cryptoflow/exchanges';
 import type { Logger } from '@cryptoflow/logger';
 import type { Registry } from '@cryptoflow/metrics';
 import type { Exchange } from '@cryptoflow/model';
 import { BadInputReporter } from './bad-input.js';
-import type { DecodeErrorReason, VenueChannel, VenueMessage } from './types.js';
+import type { DecodeErrorReason, RawFrame, VenueChannel, VenueMessage } from './types.js';
 
 export interface BinanceDecoderOptions {
   readonly exchange: Exchange;
   /** Upper-case symbols this decoder accepts; others count as `unknown_symbol`. */
   readonly symbols: ReadonlySet<string>;
-  /** Frames longer than this (UTF-16 code units ≈ bytes for the venue's ASCII JSON) are `oversized`. Default 1 MiB. */
+  /** Frames larger than this many UTF-8 bytes are `oversized` (checked before parsing). Default 1 MiB. */
   readonly maxFrameBytes?: number;
   readonly registry: Registry;
   readonly logger: Logger;
   readonly labels: { exchange: string; stream: string; shard: string };
   /** Share one reporter between the decoder and the mappers after it. */
   readonly reporter?: BadInputReporter;
+  /**
+   * true (default): `decode` returns the same message object every time (no allocation per frame), so
+   * the caller must finish with it before the next `decode`. false: a fresh object per frame, for
+   * callers that queue messages (e.g. into a KeyedWorkerPool).
+   */
+  readonly reuseMessage?: boolean;
 }
 
 interface MutableMessage {
@@ -42,18 +47,20 @@ const CHANNEL_BY_EVENT: Readonly<Record<string, VenueChannel>> = {
 
 /**
  * Raw frame → stamped venue message. One JSON.parse per frame and no other allocation: the returned
- * message object is reused (see VenueMessage). Returns null for control frames (subscription acks)
+ * message object is reused unless `reuseMessage: false` (see VenueMessage). Returns null for control frames (subscription acks)
  * and for bad input, which is reported (counted, logged once) and skipped.
  */
 export class BinanceDecoder {
   readonly reporter: BadInputReporter;
   private readonly maxFrameBytes: number;
   private readonly msg: MutableMessage;
+  private readonly reuse: boolean;
   private seq = 0;
 
   constructor(private readonly options: BinanceDecoderOptions) {
     this.maxFrameBytes = options.maxFrameBytes ?? 1_048_576;
     this.reporter = options.reporter ?? new BadInputReporter(options);
+    this.reuse = options.reuseMessage ?? true;
     this.msg = {
       exchange: options.exchange,
       symbol: '',
@@ -71,8 +78,11 @@ export class BinanceDecoder {
 
   decode(frame: RawFrame): VenueMessage | null {
     const text = frame.data;
-    if (text.length > this.maxFrameBytes)
-      return this.bad('oversized', text, `frame of ${text.length} bytes exceeds ${this.maxFrameBytes}`);
+    if (typeof text !== 'string') return this.bad('malformed_json', String(text), 'frame data is not text');
+    // A UTF-16 unit is 1..3 UTF-8 bytes: count bytes only when the length alone cannot decide.
+    const len = text.length;
+    if (len > this.maxFrameBytes || (len * 3 > this.maxFrameBytes && Buffer.byteLength(text) > this.maxFrameBytes))
+      return this.bad('oversized', text, `frame larger than ${this.maxFrameBytes} bytes`);
     let parsed: unknown;
     try {
       parsed = JSON.parse(text);
@@ -125,10 +135,23 @@ export class BinanceDecoder {
       exchangeTs = frame.receivedAt;
     } else if (typeof eventTime !== 'number' || !Number.isInteger(eventTime) || eventTime <= 0) {
       return this.bad('mistyped_field', text, 'E: expected epoch milliseconds');
+    } else if (!Number.isSafeInteger(eventTime * 1000)) {
+      // JSON.parse already rounded it, or the µs value would be: refuse rather than store a wrong time.
+      return this.bad('unsafe_integer', text, 'E: event time beyond 2^53 µs');
     } else {
       exchangeTs = eventTime * 1000;
     }
-    const msg = this.msg;
+    const msg: MutableMessage = this.reuse
+      ? this.msg
+      : {
+          exchange: this.options.exchange,
+          symbol: '',
+          channel: 'aggTrade',
+          exchangeTs: 0,
+          ingestTs: 0,
+          seq: 0,
+          payload: data,
+        };
     msg.symbol = symbol;
     msg.channel = channel;
     msg.exchangeTs = exchangeTs;

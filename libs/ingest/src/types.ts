@@ -1,8 +1,30 @@
 import type { Exchange } from '@cryptoflow/model';
 
+/**
+ * One frame as the socket delivered it (docs/architecture.md). Structurally identical to the one
+ * libs/exchanges exports, declared here too so ingest depends on the contract, not on the adapters.
+ */
+export interface RawFrame {
+  readonly exchange: Exchange;
+  /** Stable per connection attempt, e.g. 'binance/ticks/s3/c1'. */
+  readonly connId: string;
+  /** Local receive time, µs (nowMicros()). */
+  readonly receivedAt: number;
+  /** The frame text exactly as received. */
+  readonly data: string;
+}
+
 /** Venue channels the decoder recognises (Binance event types). */
 export type VenueChannel =
-  'aggTrade' | 'trade' | 'depthUpdate' | 'forceOrder' | 'markPriceUpdate' | 'bookTicker' | 'kline';
+  | 'aggTrade'
+  | 'trade'
+  | 'depthUpdate'
+  | 'forceOrder'
+  | 'markPriceUpdate'
+  /** REST depth snapshots (the book operator builds these itself; the WebSocket decoder never emits one). */
+  | 'depthSnapshot'
+  | 'bookTicker'
+  | 'kline';
 
 /**
  * A decoded venue message, stamped. The decoder reuses one instance per decoder (no allocation per

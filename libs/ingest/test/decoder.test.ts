@@ -78,6 +78,13 @@ describe('BinanceDecoder', () => {
     ['unknown_symbol', '{"e":"aggTrade","E":1,"s":"DOGEUSDT"}'],
     ['unknown_channel', '{"e":"outboundAccountPosition","E":1,"s":"BTCUSDT"}'],
     ['oversized', `{"e":"aggTrade","E":1,"s":"BTCUSDT","pad":"${'x'.repeat(2000)}"}`],
+    // 400 UTF-16 units but 1200 UTF-8 bytes: the limit is in bytes
+    ['oversized', `{"e":"aggTrade","E":1,"s":"BTCUSDT","pad":"${'€'.repeat(400)}"}`],
+    ['unsafe_integer', '{"e":"aggTrade","E":9007199254740993,"s":"BTCUSDT"}'],
+    ['unsafe_integer', '{"e":"aggTrade","E":90071992547409,"s":"BTCUSDT"}'],
+    ['mistyped_field', '{"stream":"btcusdt@aggTrade","data":[1]}'],
+    ['missing_field', '{"e":"forceOrder","E":1}'],
+    ['mistyped_field', '{"e":"forceOrder","E":1,"o":"x"}'],
   ];
   for (const [reason, text] of cases) {
     it(`counts ${reason}: ${text.slice(0, 40)}`, async () => {
@@ -92,6 +99,33 @@ describe('BinanceDecoder', () => {
       expect(d.decode(frame(trade))).not.toBeNull();
     });
   }
+
+  it('detects spot bookTicker by its fields (it has no event type) and stamps receive time', () => {
+    const { d } = decoder();
+    const m = d.decode(
+      frame('{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25.3","B":"31.2","a":"25.4","A":"40.6"}}'),
+    );
+    expect(m).toMatchObject({ channel: 'bookTicker', exchangeTs: 1_700_000_000_000_123 });
+  });
+
+  it('with reuseMessage false, each frame gets its own message (safe to queue)', () => {
+    const stream = new PassThrough();
+    const d = new BinanceDecoder({
+      exchange: 'binance',
+      symbols: new Set(['BTCUSDT']),
+      registry: new Registry(),
+      logger: createLogger({ app: 't', destination: stream }),
+      labels: { exchange: 'binance', stream: 'ticks', shard: '0' },
+      reuseMessage: false,
+    });
+    const a = d.decode(frame(trade));
+    const b = d.decode(frame(trade.replace('"a":1', '"a":2')));
+    expect(a).not.toBe(b);
+    expect([a?.seq, (a?.payload as { a: number }).a, b?.seq]).toEqual([1, 1, 2]);
+    // the default reuses one object
+    const { d: reusing } = decoder();
+    expect(reusing.decode(frame(trade))).toBe(reusing.decode(frame(trade)));
+  });
 
   it('logs each reason once, with the first bytes of the offending frame', () => {
     const { d, logs } = decoder();
@@ -123,5 +157,38 @@ describe('BinanceDecoder', () => {
       ),
       { numRuns: 2000 },
     );
+  });
+
+  it('never throws on arbitrary bytes, and counts every rejected frame under exactly one reason', () => {
+    const { d } = decoder();
+    let decoded = 0;
+    let control = 0;
+    let total = 0;
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ maxLength: 2048 }).map((b) => Buffer.from(b).toString('utf8')),
+          // near-valid frames: a real one with a byte flipped, cut, or a field replaced
+          fc
+            .tuple(fc.nat(trade.length - 1), fc.integer({ min: 0, max: 255 }))
+            .map(([i, c]) => trade.slice(0, i) + String.fromCharCode(c) + trade.slice(i + 1)),
+          fc.nat(trade.length).map((i) => trade.slice(0, i)),
+          fc
+            .tuple(fc.constantFrom('e', 'E', 's', 'data', 'stream'), fc.jsonValue())
+            .map(([k, v]) => JSON.stringify({ ...JSON.parse(trade), [k]: v })),
+        ),
+        (text) => {
+          total++;
+          const m = d.decode(frame(text));
+          if (m !== null) decoded++;
+          else if (/"result"/.test(text)) control++;
+        },
+      ),
+      { numRuns: 3000 },
+    );
+    const errors = Object.values(d.errors).reduce((a, b) => a + b, 0);
+    // every frame is either decoded, a control answer, or counted as an error — never lost silently
+    expect(decoded + errors).toBeGreaterThanOrEqual(total - control);
+    expect(decoded + errors).toBeLessThanOrEqual(total);
   });
 });
