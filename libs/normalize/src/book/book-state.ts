@@ -63,6 +63,8 @@ export type BookRow = DeltaRow | BookLevelRow;
 
 class KeyBook extends OrderBook {
   valid = false;
+  /** Kept but not emitted: diffs may have been lost (reconnect) until the next applied diff proves otherwise. */
+  suspended = false;
   nextTop = 0;
   nextFull = 0;
   evictedSeen = 0;
@@ -107,6 +109,7 @@ export class BookState implements SequencerTarget {
     b.exchangeTs = snap.exchangeTs ?? snap.receivedAt;
     b.ingestTs = snap.receivedAt;
     b.valid = true;
+    b.suspended = false;
     b.nextTop = Math.floor(snap.receivedAt / this.topUs) * this.topUs + this.topUs;
     b.nextFull = Math.floor(snap.receivedAt / this.fullUs) * this.fullUs + this.fullUs;
     this.noteEvictions(b);
@@ -122,6 +125,8 @@ export class BookState implements SequencerTarget {
     const b = this.books.get(key);
     if (!b || !b.valid) return true;
     const t = e.ingestTs;
+    // This diff continues the chain: nothing was lost while suspended, so the book held all along.
+    b.suspended = false;
     // The grid snapshot at a boundary shows every diff received before it: take it before applying.
     if (t >= b.nextTop || t >= b.nextFull) this.emitDue(b, t);
     b.applyLevels(e.bids, e.asks);
@@ -139,13 +144,21 @@ export class BookState implements SequencerTarget {
 
   invalidate(key: BookKey): void {
     const b = this.books.get(key);
-    if (b) b.valid = false;
+    if (b) {
+      b.valid = false;
+      b.suspended = false;
+    }
+  }
+
+  suspend(key: BookKey): void {
+    const b = this.books.get(key);
+    if (b && b.valid) b.suspended = true;
   }
 
   /** Emit the grid snapshots that are due at `nowMicros` for every live book (idle symbols). */
   tick(nowMicros: number): void {
     for (const b of this.books.values()) {
-      if (b.valid && (nowMicros >= b.nextTop || nowMicros >= b.nextFull)) this.emitDue(b, nowMicros);
+      if (b.valid && !b.suspended && (nowMicros >= b.nextTop || nowMicros >= b.nextFull)) this.emitDue(b, nowMicros);
     }
   }
 

@@ -1,9 +1,11 @@
 /**
  * BookSequencer: per-key (exchange|symbol) continuity of venue depth diffs.
  *
- *   (first event) ──▶ syncing ──snapshot used──▶ live ──gap | crossed | reconnect──▶ resyncing
- *                       ▲  │ stale snapshot: re-request          │
- *                       └──┘                                     └──snapshot used──▶ live
+ *   (first event) ──▶ syncing ──snapshot used──▶ live ──gap | crossed──▶ resyncing
+ *                       ▲  │ stale snapshot: re-request     │  ▲           │
+ *                       └──┘                      reconnect │  │ next diff └──snapshot used──▶ live
+ *                                                           ▼  │ breaks the chain (reason reconnect)
+ *                                                     live, suspect ──next diff continues──▶ live
  *
  * While not live a key buffers its diffs (bounded, oldest dropped first) and waits for a REST
  * snapshot it asked for through `requestSnapshot(key)`; the caller fetches it and hands it back with
@@ -26,6 +28,11 @@ export interface SequencerTarget {
   apply(key: BookKey, event: DepthEvent): boolean;
   /** The key's book is no longer valid; emit nothing for it until the next `reset`. */
   invalidate(key: BookKey): void;
+  /**
+   * Diffs may have been lost (the connection dropped): keep the book but emit nothing for it until the
+   * next `apply` (a diff that continues the chain proves nothing was lost) or `invalidate`.
+   */
+  suspend(key: BookKey): void;
 }
 
 export interface BookSequencerOptions {
@@ -48,6 +55,8 @@ class KeyState {
   snapshot: DepthSnapshot | null = null;
   inFlight = false;
   overflowed = false;
+  /** Live, but the connection dropped since the last applied diff: unproven until the next one. */
+  suspect = false;
   /** `u` of the last applied diffs, to tell a duplicate from a late (out-of-order) diff. */
   readonly recent = new Float64Array(RECENT).fill(-1);
   recentPos = 0;
@@ -183,14 +192,26 @@ export class BookSequencer {
   }
 
   /**
-   * The connection carrying these keys dropped: diffs may have been lost in between, so each
-   * live key resyncs. Keys already syncing keep their buffer (the new connection's diffs follow it).
+   * The connection carrying these keys dropped: diffs may have been lost in between. Binance update
+   * ids have no holes per symbol, so the next diff tells exactly: each live key keeps its book but
+   * emits nothing (no grid snapshots of a book that may be stale) until its next diff; if that diff
+   * continues the chain nothing was lost and the key carries on with no REST call (a reconnect of
+   * hundreds of quiet symbols costs no snapshot weight); if not, it is a gap and the key resyncs with
+   * reason `reconnect`. Keys already syncing keep their buffer (the new connection's diffs follow it).
    */
   onReconnect(keys: Iterable<BookKey> = this.keys.keys()): void {
     for (const key of keys) {
       const st = this.keys.get(key);
-      if (st && st.state === 'live') this.resync(st, 'reconnect');
+      if (st && st.state === 'live' && !st.suspect) {
+        st.suspect = true;
+        this.target.suspend(key);
+      }
     }
+  }
+
+  /** Live keys waiting for their first diff since a reconnect. */
+  isSuspect(key: BookKey): boolean {
+    return this.keys.get(key)?.suspect === true;
   }
 
   /** Forget a key (unsubscribed). */
@@ -226,6 +247,7 @@ export class BookSequencer {
   private resync(st: KeyState, reason: ResyncReason): void {
     this.countResync(st, reason);
     this.setState(st, 'resyncing');
+    st.suspect = false;
     st.snapshot = null;
     this.target.invalidate(st.key);
     this.request(st);
@@ -245,7 +267,7 @@ export class BookSequencer {
     if (!st.rules.follows(e, st.lastU)) {
       this.counters.gaps++;
       this.metrics.gap(st.exchange);
-      this.resync(st, 'gap');
+      this.resync(st, st.suspect ? 'reconnect' : 'gap');
       this.bufferEvent(st, e);
       return;
     }
@@ -253,6 +275,7 @@ export class BookSequencer {
   }
 
   private applyContinuing(st: KeyState, e: DepthEvent): void {
+    st.suspect = false; // BookState.apply lifts its suspension too
     const ok = this.target.apply(st.key, e);
     st.lastU = e.lastUpdateId;
     st.remember(e.lastUpdateId);

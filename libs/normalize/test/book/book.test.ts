@@ -182,14 +182,55 @@ describe('BookOperator', () => {
     expect(kinds).toEqual(['top:bid:0:1000000', 'top:ask:0:1000000', 'full:bid:0:1000000', 'full:bid:1:1000000', 'full:ask:0:1000000']);
   });
 
-  it('a reconnect resyncs live keys', () => {
-    const { op } = harness();
+  it('after a reconnect a live key emits nothing until its next diff; a continuing diff costs no snapshot', () => {
+    const { op, rows, requested } = harness({ topN: 1, snapshotIntervalMs: 100, emitDeltas: false });
     const k = bookKey('binance', 'AAA');
     op.onEvent(ev('binance', 'AAA', 11, 11, null, [], []));
+    op.onSnapshot(k, snap(10, [1, 1], [2, 1], T0 + 10));
+    requested.length = 0;
+    op.tick(T0 + 150_000);
+    expect(rows).toHaveLength(2); // top bid + ask at the 100 ms boundary
+    op.onReconnect([k]);
+    expect(op.stateOf(k)).toBe('live');
+    expect(op.sequencer.isSuspect(k)).toBe(true);
+    op.tick(T0 + 250_000);
+    op.tick(T0 + 350_000);
+    expect(rows).toHaveLength(2); // a book that may be stale is not shown
+    op.onEvent(ev('binance', 'AAA', 12, 12, null, [1, 3], [], T0 + 420_000));
+    expect(op.sequencer.isSuspect(k)).toBe(false);
+    expect(requested).toEqual([]);
+    expect(op.counters.gaps).toBe(0);
+    expect(Object.values(op.counters.resyncs).every((n) => n === 0)).toBe(true);
+    // The diff proved the book held: the boundary before it shows the book as it was, then it resumes.
+    const after = rows.slice(2).map((r) => ('snapshot_kind' in r ? [r.snapshot_ts - T0, r.side, r.qty, r.update_id] : null));
+    expect(after).toEqual([
+      [400_000, 'bid', 1, 11],
+      [400_000, 'ask', 1, 11],
+    ]);
+    op.tick(T0 + 510_000);
+    expect(rows.slice(4).map((r) => ('snapshot_kind' in r ? [r.side, r.qty, r.update_id] : null))).toEqual([
+      ['bid', 3, 12],
+      ['ask', 1, 12],
+    ]);
+  });
+
+  it('after a reconnect a diff that breaks the chain resyncs with reason reconnect', () => {
+    const { op, requested } = harness();
+    const k = bookKey('binance-usdm', 'AAA');
+    op.onEvent(ev('binance-usdm', 'AAA', 9, 12, 8, [], []));
     op.onSnapshot(k, snap(10, [1, 1], [2, 1]));
+    requested.length = 0;
     op.onReconnect();
+    op.onEvent(ev('binance-usdm', 'AAA', 12, 12, 12, [], [])); // duplicate: still suspect
+    expect(op.counters.duplicates).toBe(1);
+    expect(op.sequencer.isSuspect(k)).toBe(true);
+    op.onEvent(ev('binance-usdm', 'AAA', 20, 25, 19, [1, 2], []));
     expect(op.stateOf(k)).toBe('resyncing');
+    expect(op.counters.gaps).toBe(1);
     expect(op.counters.resyncs.reconnect).toBe(1);
+    expect(op.counters.resyncs.gap).toBe(0);
+    expect(requested).toEqual([k]);
+    expect(op.book(k)).toBeUndefined();
   });
 
   it('config errors name the key', () => {
