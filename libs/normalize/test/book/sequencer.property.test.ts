@@ -144,8 +144,8 @@ function runScenario(s: Scenario): { counters: BookCounters; bookRows: number; d
     }
     venuePos = Math.max(venuePos, idx);
     if (reconnectAt.has(cursor)) op.onReconnect([key]);
+    op.tick(events[idx]!.ingestTs - 1); // the runtime's idle-book timer, between frames
     op.onEvent(events[idx]!);
-    op.tick(events[idx]!.ingestTs + 20_000); // the runtime's idle-book timer
   }
 
   // Every emitted book equals the truth at its update id.
