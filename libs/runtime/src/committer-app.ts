@@ -36,6 +36,7 @@ export async function runCommitterApp(argv = process.argv.slice(2), env = proces
     } finally {
       health.setDraining(true);
       await health.close();
+      committer.close();
     }
     ctx.logger.info(committer.stats, 'committer stopped');
   });

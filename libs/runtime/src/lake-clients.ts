@@ -8,7 +8,8 @@ import type { LedgerEntry } from '@cryptoflow/idempotency';
 import type { Logger } from '@cryptoflow/logger';
 import type { Registry } from '@cryptoflow/metrics';
 import { MICROS_PER_HOUR } from '@cryptoflow/core';
-import { IcebergRestClient, S3ObjectWriter } from '@cryptoflow/sink';
+import { TABLE_SCHEMAS, isTableName } from '@cryptoflow/model';
+import { IcebergRestClient, S3ObjectWriter, encodeBound } from '@cryptoflow/sink';
 import type { DataFileInput } from '@cryptoflow/sink';
 
 /** S3, DynamoDB ledger and Iceberg catalog clients from `sink.*`, by endpoint configuration only. */
@@ -16,7 +17,11 @@ export interface LakeClients {
   readonly s3: S3Client;
   readonly ledger: FileLedger;
   readonly catalog: IcebergRestClient | undefined;
+  /** Reads/writes Iceberg metadata objects (manifests) in S3, with retries and a circuit breaker. */
+  readonly objects: S3ObjectWriter;
   readonly namespace: string;
+  /** Releases the SDK clients' sockets. */
+  destroy(): void;
 }
 
 export function createLakeClients(
@@ -45,6 +50,13 @@ export function createLakeClients(
     registry: deps.registry,
     logger: deps.logger,
   });
+  // Manifests go through the same retries and circuit breaker as data files.
+  const objects = new S3ObjectWriter({
+    client: s3,
+    bucket: sink.s3.bucket,
+    registry: deps.registry,
+    logger: deps.logger,
+  });
   const catalog = sink.catalog
     ? new IcebergRestClient({
         uri: sink.catalog.uri,
@@ -52,16 +64,20 @@ export function createLakeClients(
         signer: sink.catalog.signer,
         region: sink.s3.region,
         registry: deps.registry,
-        // Manifests go through the same retries and circuit breaker as data files.
-        objects: new S3ObjectWriter({
-          client: s3,
-          bucket: sink.s3.bucket,
-          registry: deps.registry,
-          logger: deps.logger,
-        }),
+        objects,
       })
     : undefined;
-  return { s3, ledger, catalog, namespace: sink.catalog?.namespace ?? 'cryptoflow' };
+  return {
+    s3,
+    ledger,
+    catalog,
+    objects,
+    namespace: sink.catalog?.namespace ?? 'cryptoflow',
+    destroy: () => {
+      s3.destroy();
+      dynamo.destroy();
+    },
+  };
 }
 
 /** `2024-01-31T13` → hours since the epoch (the value of the `hour(exchange_ts)` partition). */
@@ -71,13 +87,35 @@ export function hourOrdinal(hourLabel: string): number {
   return Math.floor((ms * 1000) / MICROS_PER_HOUR);
 }
 
-/** An Iceberg data file from a ledger entry. */
-export function dataFileOf(entry: LedgerEntry): DataFileInput {
+/** Iceberg field id of `exchange_ts` in a libs/model table. */
+function exchangeTsFieldId(table: string): number {
+  const col = isTableName(table) ? TABLE_SCHEMAS[table].columns.find((c) => c.name === 'exchange_ts') : undefined;
+  if (!col) throw new CfError('CF_LEDGER', `ledger entry for unknown table ${table}`);
+  return col.id;
+}
+
+/**
+ * An Iceberg data file from a ledger entry: path, size, record count and partition; with the file's
+ * exchange_ts range (µs) when the writer knows it, as lower/upper bounds so engines prune by time.
+ */
+export function dataFileOf(
+  entry: LedgerEntry,
+  exchangeTs?: { readonly min: number; readonly max: number },
+): DataFileInput {
+  const id = exchangeTs ? exchangeTsFieldId(entry.table) : 0;
   return {
     filePath: entry.uri,
     fileSizeInBytes: entry.bytes,
     recordCount: entry.rows,
     partition: { exchange_ts_hour: hourOrdinal(entry.hour) },
+    ...(exchangeTs
+      ? {
+          valueCounts: { [id]: entry.rows },
+          nullValueCounts: { [id]: 0 },
+          lowerBounds: { [id]: encodeBound('timestamptz', exchangeTs.min) },
+          upperBounds: { [id]: encodeBound('timestamptz', exchangeTs.max) },
+        }
+      : {}),
   };
 }
 

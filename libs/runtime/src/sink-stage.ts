@@ -43,9 +43,11 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
   const written: FlushedFile[] = [];
   let store: FileStore;
   let onStored: (file: FlushedFile) => Promise<void> = async () => undefined;
+  let closeLake: () => void = () => undefined;
 
   if (config.sink.kind === 's3') {
     const lake = createLakeClients(config.sink, ctx);
+    closeLake = lake.destroy;
     if (config.sink.ledger?.endpoint) await lake.ledger.ensureTable(); // local stand-in; Terraform owns it in AWS
     let bucket = config.sink.s3?.bucket ?? '';
     let prefix = config.sink.s3?.prefix ?? '';
@@ -81,7 +83,8 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
       });
       if (config.sink.commit === 'inline' && lake.catalog && entry.state === 'uploaded') {
         const commitId = commitIdOf(file.table, [file.key]);
-        const result = await lake.catalog.appendFiles(ident, [dataFileOf(entry)], { commitId });
+        const exchangeTs = { min: file.minExchangeTs, max: file.maxExchangeTs };
+        const result = await lake.catalog.appendFiles(ident, [dataFileOf(entry, exchangeTs)], { commitId });
         await lake.ledger.markCommitted([file.key], result.snapshotId.toString(), commitId);
       }
     };
@@ -131,6 +134,7 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
     close: async () => {
       await rowSink.close();
       await kafka?.close();
+      closeLake();
     },
   };
 }
