@@ -22,3 +22,5 @@ export type { CommitterStats } from './committer.js';
 export { runCommitterApp } from './committer-app.js';
 export { createLakeClients, commitIdOf, dataFileOf, hourOrdinal } from './lake-clients.js';
 export type { LakeClients } from './lake-clients.js';
+export { AppendedFileIndex, COMMIT_ID_SUMMARY_KEY } from './committer-reconcile.js';
+export type { AppendedBy } from './committer-reconcile.js';
