@@ -40,7 +40,7 @@ export interface FleetMembershipOptions {
 type ShardRole =
   | { kind: 'owned' }
   | { kind: 'incoming'; from: string; cutUs: number | null }
-  | { kind: 'outgoing'; to: string; cutUs: number | null; seenAtMs: number };
+  | { kind: 'outgoing'; to: string; cutUs: number | null; seenAtMs: number; fromUs: number | null };
 
 /** Exchange time past the cut after which the old owner lets go (stragglers of other symbols). */
 const RELEASE_SLACK_US = 1_000_000;
@@ -50,8 +50,10 @@ const SETTLE_US = 60_000_000;
 interface Member {
   readonly id: string;
   readonly leaseExpiresAt: number;
-  /** Shards this member has synced as incoming owner, with the handover cut (ms) it chose. */
+  /** Shards this member has synced as incoming owner, with the handover cut (µs) it chose. */
   readonly ready: ReadonlyMap<number, number>;
+  /** Draining (planned scale-in): alive and still collecting, but no longer a rendezvous candidate. */
+  readonly leaving: boolean;
 }
 
 const S = (s: string): AttributeValue => ({ S: s });
@@ -82,6 +84,7 @@ export class FleetMembership implements ShardOwnership {
   private closed = false;
   private fencedCount = 0;
   private beating: Promise<void> | undefined;
+  private leaving = false;
 
   private constructor(private readonly options: FleetMembershipOptions) {
     checkTotalShards(options.totalShards, 'sharding.total_shards');
@@ -151,8 +154,12 @@ export class FleetMembership implements ShardOwnership {
     if (!role) return false;
     if (role.kind === 'owned') return true;
     if (exchangeTsMicros > (this.maxTs.get(shard) ?? 0)) this.maxTs.set(shard, exchangeTsMicros);
-    if (role.cutUs === null) return role.kind === 'outgoing';
-    return role.kind === 'outgoing' ? exchangeTsMicros < role.cutUs : exchangeTsMicros >= role.cutUs;
+    if (role.kind === 'outgoing') {
+      // A shard handed on while its own incoming cut still applies keeps that lower bound.
+      if (role.fromUs !== null && exchangeTsMicros < role.fromUs) return false;
+      return role.cutUs === null || exchangeTsMicros < role.cutUs;
+    }
+    return role.cutUs !== null && exchangeTsMicros >= role.cutUs;
   }
 
   /**
@@ -177,6 +184,39 @@ export class FleetMembership implements ShardOwnership {
     return !this.closed && this.now() < this.leaseDeadline;
   }
 
+  /** Shards held by role: `owned` outright, `incoming` (collecting, before or after its cut), `outgoing`. */
+  roleCounts(): { owned: number; incoming: number; outgoing: number } {
+    const counts = { owned: 0, incoming: 0, outgoing: 0 };
+    if (!this.leaseValid()) return counts;
+    for (const role of this.roles.values()) counts[role.kind]++;
+    return counts;
+  }
+
+  /** Live replicas in the last view (this one included). */
+  liveReplicas(): number {
+    return this.members.length;
+  }
+
+  /**
+   * Planned scale-in, make-before-break: this replica stays alive (heartbeats go on) but leaves the
+   * rendezvous, so every shard it holds goes to its successor as a handover; it keeps collecting each one
+   * until the successor has published its cut and our stream has passed it. Resolves when nothing is held
+   * any more, or after `timeoutMs` (the successors then take over at lease expiry, as after a crash).
+   */
+  async leave(timeoutMs: number): Promise<{ released: boolean; heldShards: number[] }> {
+    if (this.closed) return { released: true, heldShards: [] };
+    this.leaving = true;
+    const deadline = this.now() + timeoutMs;
+    for (;;) {
+      await this.beating;
+      await this.heartbeat().catch(() => undefined);
+      if (this.roles.size === 0) return { released: true, heldShards: [] };
+      if (this.now() >= deadline || this.closed)
+        return { released: false, heldShards: [...this.roles.keys()].sort((a, b) => a - b) };
+      await new Promise((r) => setTimeout(r, Math.min(this.options.heartbeatMs, 250)));
+    }
+  }
+
   onChange(listener: (owned: ReadonlySet<number>) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
@@ -187,6 +227,7 @@ export class FleetMembership implements ShardOwnership {
       mode: 'dynamic',
       replicaId: this.replicaId,
       leaseValid: this.leaseValid(),
+      leaving: this.leaving,
       leaseExpiresInMs: Math.max(0, this.leaseDeadline - this.now()),
       liveReplicas: this.members.map((m) => m.id),
       fenced: this.fencedCount,
@@ -290,9 +331,14 @@ export class FleetMembership implements ShardOwnership {
         new UpdateItemCommand({
           TableName: this.options.table,
           Key: { pk: S(this.options.group), sk: S(`member#${this.replicaId}`) },
-          UpdateExpression: 'SET lease_expires_at = :exp, ready = :ready',
+          UpdateExpression: 'SET lease_expires_at = :exp, ready = :ready, leaving = :leaving',
           ConditionExpression: 'attribute_exists(pk) AND lease_expires_at > :now',
-          ExpressionAttributeValues: { ':exp': N(expires), ':now': N(sentAt), ':ready': { M: ready } },
+          ExpressionAttributeValues: {
+            ':exp': N(expires),
+            ':now': N(sentAt),
+            ':ready': { M: ready },
+            ':leaving': { BOOL: this.leaving },
+          },
         }),
       );
     } catch (err) {
@@ -338,10 +384,11 @@ export class FleetMembership implements ShardOwnership {
       }
       const ready = new Map<number, number>();
       for (const [k, v] of Object.entries(item['ready']?.M ?? {})) ready.set(Number(k), Number(v.N));
-      live.push({ id, leaseExpiresAt, ready });
+      const leaving = id === this.replicaId ? this.leaving : item['leaving']?.BOOL === true;
+      live.push({ id, leaseExpiresAt, ready, leaving });
     }
     if (!live.some((m) => m.id === this.replicaId))
-      live.push({ id: this.replicaId, leaseExpiresAt: this.leaseDeadline, ready: new Map() });
+      live.push({ id: this.replicaId, leaseExpiresAt: this.leaseDeadline, ready: new Map(), leaving: this.leaving });
     const previousMembers = new Set(this.members.map((m) => m.id));
     this.members = live;
     this.recompute(previousMembers);
@@ -361,14 +408,15 @@ export class FleetMembership implements ShardOwnership {
   }
 
   private recompute(previousMembers: ReadonlySet<string>): void {
-    const ids = this.members.map((m) => m.id);
+    // Leaving replicas are alive (they still hold their shards until handed over) but own nothing new.
+    const ids = this.members.filter((m) => !m.leaving).map((m) => m.id);
     const byId = new Map(this.members.map((m) => [m.id, m]));
     const before = this.owned();
     // Who held each shard before this view: rendezvous over the members that were live before and still are.
     // On our first view that is everyone but us (they ran the shards before we joined).
     const previousIds =
       previousMembers.size === 0
-        ? ids.filter((id) => id !== this.replicaId)
+        ? this.members.map((m) => m.id).filter((id) => id !== this.replicaId)
         : [...previousMembers].filter((id) => byId.has(id) || id === this.replicaId);
     for (let shard = 0; shard < this.options.totalShards; shard++) {
       const owner = rendezvousOwner(this.options.hasher, shard, ids);
@@ -397,11 +445,14 @@ export class FleetMembership implements ShardOwnership {
       // The shard is someone else's by rendezvous.
       if (!role) continue;
       const successor = owner === undefined ? undefined : byId.get(owner);
-      if (role.kind === 'incoming' || !successor) {
+      // Incoming without a cut: we never wrote it, drop it (its previous owner still holds it). Incoming with
+      // a cut: we write from that cut on, so it is handed over like an owned shard, keeping the lower bound.
+      if ((role.kind === 'incoming' && role.cutUs === null) || !successor) {
         this.roles.delete(shard);
         this.synced.delete(shard);
         continue;
       }
+      const fromUs = role.kind === 'incoming' ? role.cutUs : role.kind === 'outgoing' ? role.fromUs : null;
       const cut = successor.ready.get(shard) ?? null;
       const seenAtMs = role.kind === 'outgoing' && role.cutUs === cut ? role.seenAtMs : this.now();
       // Let go once our stream has passed the cut (every row before it was ours), or, for an idle shard,
@@ -413,8 +464,9 @@ export class FleetMembership implements ShardOwnership {
       if (passed) {
         this.roles.delete(shard);
         this.maxTs.delete(shard);
+        this.synced.delete(shard);
       } else {
-        this.roles.set(shard, { kind: 'outgoing', to: successor.id, cutUs: cut, seenAtMs });
+        this.roles.set(shard, { kind: 'outgoing', to: successor.id, cutUs: cut, seenAtMs, fromUs });
       }
     }
     const after = this.owned();

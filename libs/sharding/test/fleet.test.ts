@@ -129,6 +129,42 @@ describe('fleet membership', () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it('a leaving replica hands every shard over make-before-break before it lets go', async () => {
+    const c = clock();
+    const a = await join('g4', 'a', c.now);
+    const b = await join('g4', 'b', c.now);
+    await tickAll([a, b]);
+    for (const s of b.pendingHandovers()) b.markSynced(s, 0);
+    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 5_000_000);
+    await tickAll([a, b]);
+    const bShards = [...b.owned()].sort((x, y) => x - y);
+    expect(bShards.length).toBeGreaterThan(0);
+    expect(b.pendingHandovers()).toEqual([]);
+
+    const left = b.leave(60_000);
+    await tickAll([a]);
+    // a takes b's shards as incoming: b keeps writing everything until a is synced.
+    expect(a.pendingHandovers().sort((x, y) => x - y)).toEqual(bShards);
+    const shard = bShards[0] as number;
+    expect(b.ownsAt(shard, 19_000_000)).toBe(true);
+    expect(a.ownsAt(shard, 19_000_000)).toBe(false);
+    for (const s of bShards) a.markSynced(s, 20_000_000); // cut at 22 s
+    await a.tick();
+    await b.tick();
+    for (const ts of [21_999_999, 22_000_000]) {
+      expect([a, b].filter((r) => r.ownsAt(shard, ts)).map((r) => r.id)).toEqual([ts < 22_000_000 ? 'b' : 'a']);
+    }
+    expect(b.owned().size).toBe(bShards.length); // still held: b's stream has not passed the cut
+    for (const s of bShards) b.ownsAt(s, 23_500_000);
+    expect(await left).toEqual({ released: true, heldShards: [] });
+    expect(b.owned().size).toBe(0);
+    await b.close();
+    await a.tick();
+    expect(a.owned().size).toBe(TOTAL);
+    expect(a.roleCounts()).toEqual({ owned: TOTAL, incoming: 0, outgoing: 0 });
+    await a.close();
+  });
+
   it("refuses a replica whose total_shards differs from the fleet's", async () => {
     const c = clock();
     const a = await join('g3', 'a', c.now, 32);
