@@ -81,7 +81,10 @@ export class BinanceDecoder {
     if (typeof text !== 'string') return this.bad('malformed_json', String(text), 'frame data is not text');
     // A UTF-16 unit is 1..3 UTF-8 bytes: count bytes only when the length alone cannot decide.
     const len = text.length;
-    if (len > this.maxFrameBytes || (len * 3 > this.maxFrameBytes && Buffer.byteLength(text) > this.maxFrameBytes))
+    if (
+      len > this.maxFrameBytes ||
+      (len * 3 > this.maxFrameBytes && Buffer.byteLength(text) > this.maxFrameBytes)
+    )
       return this.bad('oversized', text, `frame larger than ${this.maxFrameBytes} bytes`);
     let parsed: unknown;
     try {

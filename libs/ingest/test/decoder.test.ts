@@ -103,7 +103,9 @@ describe('BinanceDecoder', () => {
   it('detects spot bookTicker by its fields (it has no event type) and stamps receive time', () => {
     const { d } = decoder();
     const m = d.decode(
-      frame('{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25.3","B":"31.2","a":"25.4","A":"40.6"}}'),
+      frame(
+        '{"stream":"btcusdt@bookTicker","data":{"u":400900217,"s":"BTCUSDT","b":"25.3","B":"31.2","a":"25.4","A":"40.6"}}',
+      ),
     );
     expect(m).toMatchObject({ channel: 'bookTicker', exchangeTs: 1_700_000_000_000_123 });
   });

@@ -16,7 +16,7 @@ export function mapAggTrade(msg: VenueMessage, f: FieldReader): TradeRow {
     symbol: msg.symbol,
     exchange_ts: msg.exchangeTs,
     ingest_ts: msg.ingestTs,
-    trade_ts: f.int(p, 'T') * 1000,
+    trade_ts: f.micros(p, 'T'),
     trade_id: f.int(p, 'a'),
     first_trade_id: f.int(p, 'f'),
     last_trade_id: f.int(p, 'l'),
@@ -26,9 +26,12 @@ export function mapAggTrade(msg: VenueMessage, f: FieldReader): TradeRow {
   };
 }
 
-/** forceOrder → LiquidationRow (the order object is `o`). */
+const EMPTY: Readonly<Record<string, unknown>> = Object.freeze({});
+
+/** forceOrder → LiquidationRow (the order object is `o`; the decoder has checked it is an object). */
 export function mapForceOrder(msg: VenueMessage, f: FieldReader): LiquidationRow {
-  const o = msg.payload['o'] as Readonly<Record<string, unknown>>;
+  const raw = msg.payload['o'];
+  const o = raw !== null && typeof raw === 'object' ? (raw as Readonly<Record<string, unknown>>) : EMPTY;
   const side = f.str(o, 'S');
   return {
     table: 'liquidations',
@@ -36,7 +39,7 @@ export function mapForceOrder(msg: VenueMessage, f: FieldReader): LiquidationRow
     symbol: msg.symbol,
     exchange_ts: msg.exchangeTs,
     ingest_ts: msg.ingestTs,
-    trade_ts: f.int(o, 'T') * 1000,
+    trade_ts: f.micros(o, 'T'),
     side: tradeSide(side, f),
     order_type: f.str(o, 'o'),
     time_in_force: f.str(o, 'f'),
@@ -52,7 +55,7 @@ export function mapForceOrder(msg: VenueMessage, f: FieldReader): LiquidationRow
 /** markPriceUpdate → FundingRow. Delivery contracts send "" for `r` and 0 for `T`: both become null. */
 export function mapMarkPrice(msg: VenueMessage, f: FieldReader): FundingRow {
   const p = msg.payload;
-  const next = p['T'] === 0 ? null : f.int(p, 'T') * 1000;
+  const next = p['T'] === 0 ? null : f.micros(p, 'T');
   return {
     table: 'funding',
     exchange: msg.exchange,

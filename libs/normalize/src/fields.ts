@@ -29,7 +29,7 @@ export class FieldReader {
     return this.fail(v === undefined ? 'missing_field' : 'mistyped_field', key);
   }
 
-  /** Like decimal, but absent, empty or "0"... maps to null where the venue uses them for "none". */
+  /** Like decimal, but absent, null or "" map to null (the venue's "none", e.g. `r` of delivery contracts). */
   optionalDecimal(obj: Readonly<Record<string, unknown>>, key: string): number | null {
     const v = obj[key];
     if (v === undefined || v === null || v === '') return null;
@@ -44,6 +44,14 @@ export class FieldReader {
       return this.fail(Number.isInteger(v) ? 'unsafe_integer' : 'mistyped_field', key);
     }
     return this.fail(v === undefined ? 'missing_field' : 'mistyped_field', key);
+  }
+
+  /** Epoch milliseconds → µs; refuses values whose µs would pass 2^53. */
+  micros(obj: Readonly<Record<string, unknown>>, key: string): number {
+    const ms = this.int(obj, key);
+    const us = ms * 1000;
+    if (Number.isSafeInteger(us) || Number.isNaN(ms)) return us;
+    return this.fail('unsafe_integer', key);
   }
 
   str(obj: Readonly<Record<string, unknown>>, key: string): string {

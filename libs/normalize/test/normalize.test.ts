@@ -6,13 +6,18 @@ import { Registry } from '@cryptoflow/metrics';
 import type { CanonicalRow, TradeRow } from '@cryptoflow/model';
 import {
   Dedupe,
+  Pipeline,
   TumblingWindow,
   Watermark,
   buildOperators,
   createNormalizer,
+  filter,
+  flatten,
+  map,
   ohlcvWindow,
+  tumblingWindow,
 } from '../src/index.js';
-import type { OhlcvBar } from '../src/index.js';
+import type { OhlcvBar, Operator } from '../src/index.js';
 
 const logger = createLogger({ app: 't', level: 'silent' });
 const labels = { exchange: 'binance-usdm', stream: 'ticks', shard: '0' };
@@ -178,12 +183,12 @@ describe('config-built operators', () => {
     } catch (err) {
       expect(isCfError(err, 'CF_CONFIG_INVALID')).toBe(true);
       const issues = (err as { context: { issues: string[] } }).context.issues.join('\n');
-      expect(issues).toMatch(/normalize\.operators\[0\]\.cmp/);
+      expect(issues).toMatch(/normalize\.operators\[0\]\.cmp: expected one of "eq"\|"ne"\|"gt"/);
       expect(issues).toMatch(/normalize\.operators\[1\]\.column: nope is not a column of trades/);
       expect(issues).toMatch(/normalize\.operators\[2\]\.fn: round needs a double column, side is string/);
       expect(issues).toMatch(/normalize\.operators\[2\]\.decimals: required/);
       expect(issues).toMatch(/normalize\.operators\[3\]\.column: trade_id is part of the natural key/);
-      expect(issues).toMatch(/normalize\.operators\[4\]\.op/);
+      expect(issues).toMatch(/normalize\.operators\[4\]\.op: expected one of 'filter' \| 'map' \| 'dedupe'/);
     }
   });
 });
@@ -200,7 +205,7 @@ describe('operators', () => {
 
   it('dedupe forgets keys beyond its window, per symbol', () => {
     const out: unknown[] = [];
-    const d = new Dedupe<ReturnType<typeof row>>((r) => r.exchange_ts, 2);
+    const d = new Dedupe<ReturnType<typeof row>>({ key: (r) => r.exchange_ts, window: 2 });
     for (const [s, t] of [
       ['A', 1],
       ['B', 1],
@@ -214,18 +219,22 @@ describe('operators', () => {
     expect(d.dropped).toBe(1);
   });
 
-  it('watermark counts rows later than the allowed lateness and passes them on', () => {
+  it('watermark counts rows later than the allowed lateness and passes them on', async () => {
     const out: unknown[] = [];
-    const w = new Watermark<ReturnType<typeof row>>(10);
-    for (const t of [100, 120, 115, 105]) w.push(row('A', t), (r) => out.push(r));
-    expect(out).toHaveLength(4);
-    expect(w.late).toBe(1);
-    expect(w.watermark('x', 'A')).toBe(120);
+    const registry = new Registry();
+    const w = new Watermark<ReturnType<typeof row>>({ allowedLatenessMs: 10, metrics: { registry, labels } });
+    for (const t of [100_000, 120_000, 115_000, 105_000, 109_999]) w.push(row('A', t), (r) => out.push(r));
+    w.push(row('B', 50_000), (r) => out.push(r)); // another market has its own watermark
+    expect(out).toHaveLength(6);
+    expect(w.late).toBe(2);
+    expect(w.watermark('x', 'A')).toBe(120_000);
+    expect(w.watermark('x', 'B')).toBe(50_000);
+    expect(await registry.getSingleMetricAsString('late_rows_total')).toContain('shard="0"} 2');
   });
 
   it('tumbling OHLCV windows close on event time and flush at the end', () => {
     const bars: OhlcvBar[] = [];
-    const w = ohlcvWindow(60_000_000);
+    const w = ohlcvWindow(60_000);
     const emit = (b: OhlcvBar) => bars.push(b);
     w.push(row('A', 1_000_000, 10, 1), emit);
     w.push(row('A', 30_000_000, 12, 2), emit);
@@ -248,5 +257,196 @@ describe('operators', () => {
     w.flush(emit);
     expect(bars[1]).toMatchObject({ window_start: 60_000_000, open: 11, trades: 1 });
     expect(w).toBeInstanceOf(TumblingWindow);
+  });
+});
+
+describe('tumbling windows', () => {
+  const t = (symbol: string, ms: number, price: number, qty = 1) => ({
+    exchange: 'binance',
+    symbol,
+    trade_ts: ms * 1000,
+    price,
+    qty,
+  });
+
+  it('emit a window once the watermark passes its end, per symbol, and hold it within the lateness', () => {
+    const bars: OhlcvBar[] = [];
+    const emit = (b: OhlcvBar) => bars.push(b);
+    const w = ohlcvWindow(60_000, { allowedLatenessMs: 5_000 });
+    w.push(t('A', 10_000, 10), emit);
+    w.push(t('B', 61_000, 99), emit); // B's time does not close A's window
+    w.push(t('A', 62_000, 11), emit); // A's watermark 57 s: window [0, 60 s) still open
+    expect(bars).toHaveLength(0);
+    w.push(t('A', 58_000, 8), emit); // late but within the lateness: merged
+    w.push(t('A', 65_000, 12), emit); // watermark 60 s: closes [0, 60 s)
+    expect(bars).toEqual([
+      {
+        exchange: 'binance',
+        symbol: 'A',
+        window_start: 0,
+        window_end: 60_000_000,
+        open: 10,
+        high: 10,
+        low: 8,
+        close: 8,
+        volume: 2,
+        trades: 2,
+      },
+    ]);
+    w.push(t('A', 59_000, 1), emit); // its window was emitted: counted, not merged
+    expect(w.lateItems).toBe(1);
+    w.flush(emit);
+    expect(bars.slice(1).map((b) => [b.symbol, b.window_start, b.open, b.close, b.trades])).toEqual([
+      ['A', 60_000_000, 11, 12, 2],
+      ['B', 60_000_000, 99, 99, 1],
+    ]);
+    w.flush(emit);
+    expect(bars).toHaveLength(3); // flushed windows are not emitted twice
+  });
+
+  it('accept a custom key, time and aggregate', () => {
+    const out: { k: string; n: number; start: number }[] = [];
+    const w = tumblingWindow<
+      { k: string; at: number },
+      { n: number; k: string },
+      { k: string; n: number; start: number }
+    >({
+      widthMs: 10,
+      key: (i) => i.k,
+      time: (i) => i.at,
+      init: (i) => ({ n: 1, k: i.k }),
+      add: (a) => void a.n++,
+      emitRow: (a, start) => ({ k: a.k, n: a.n, start }),
+    });
+    for (const [k, at] of [
+      ['x', 1_000],
+      ['x', 9_000],
+      ['y', 5_000],
+      ['x', 10_000],
+      ['y', 20_000],
+    ] as const)
+      w.push({ k, at }, (r) => out.push(r));
+    expect(out).toEqual([
+      { k: 'x', n: 2, start: 0 },
+      { k: 'y', n: 1, start: 0 },
+    ]);
+    expect(w).toBeInstanceOf(TumblingWindow);
+  });
+});
+
+describe('Pipeline', () => {
+  it('chains filter, flatten and map in order, counts rows in/out and samples each operator', async () => {
+    const registry = new Registry();
+    const out: number[] = [];
+    const stages: Operator<any, any>[] = [
+      filter((n: number) => n % 2 === 1, 'odd'),
+      flatten((n: number, emit: (x: number) => void) => {
+        emit(n);
+        emit(n * 10);
+      }, 'twice'),
+      map((n: number) => n + 1, 'inc'),
+    ];
+    const p = new Pipeline<number, number>(stages, (n) => out.push(n), {
+      registry,
+      labels: { exchange: 'binance', stream: 'ticks' },
+      sampleEvery: 2,
+    });
+    for (let n = 0; n < 6; n++) p.push(n);
+    p.flush();
+    expect(out).toEqual([2, 11, 4, 31, 6, 51]);
+    const rows = await registry.getSingleMetricAsString('operator_rows_total');
+    expect(rows).toContain('operator="odd",exchange="binance",stream="ticks",direction="in"} 6');
+    expect(rows).toContain('operator="odd",exchange="binance",stream="ticks",direction="out"} 3');
+    expect(rows).toContain('operator="twice",exchange="binance",stream="ticks",direction="out"} 6');
+    expect(rows).toContain('operator="inc",exchange="binance",stream="ticks",direction="in"} 6');
+    const latency = await registry.getSingleMetricAsString('operator_latency_seconds');
+    // 3 of 6 pushes sampled; all reach 'odd', the odd ones among them (1, 3, 5) reach the rest
+    expect(latency).toContain(
+      'operator_latency_seconds_count{operator="odd",exchange="binance",stream="ticks"} 3',
+    );
+    expect(latency).toMatch(
+      /operator_latency_seconds_count\{operator="inc",exchange="binance",stream="ticks"\} [1-3]/,
+    );
+  });
+
+  it('flushes stages in order so a window closed on flush still passes the later stages', () => {
+    const out: unknown[] = [];
+    const p = new Pipeline<ReturnType<typeof tr>, OhlcvBar>(
+      [ohlcvWindow(60_000), filter((b: OhlcvBar) => b.trades > 1, 'busy')],
+      (b) => out.push(b),
+      { registry: new Registry(), labels: { exchange: 'x', stream: 'ticks' } },
+    );
+    p.push(tr(1));
+    p.push(tr(2));
+    expect(out).toHaveLength(0);
+    p.flush();
+    expect(out).toMatchObject([{ trades: 2 }]);
+  });
+  const tr = (ms: number) => ({ exchange: 'x', symbol: 'A', trade_ts: ms * 1000, price: 1, qty: 1 });
+});
+
+describe('config-built operators without a table', () => {
+  const trade = (id: number, qty: number): CanonicalRow => ({
+    table: 'trades',
+    exchange: 'binance',
+    symbol: 'BTCUSDT',
+    exchange_ts: id,
+    ingest_ts: id,
+    trade_ts: id,
+    trade_id: id,
+    first_trade_id: null,
+    last_trade_id: null,
+    price: 1.23456,
+    qty,
+    side: 'buy',
+  });
+
+  it('filter in/not_in, scale, round and a dedupe keyed by each row table', () => {
+    const ops = buildOperators([
+      { op: 'filter', column: 'side', cmp: 'in', value: ['buy', 'sell'] },
+      { op: 'filter', column: 'qty', cmp: 'lt', value: 100 },
+      { op: 'map', column: 'qty', fn: 'scale', factor: 2 },
+      { op: 'map', column: 'price', fn: 'round', decimals: 2 },
+      { op: 'dedupe', window: 8 },
+    ]);
+    const out: TradeRow[] = [];
+    const p = new Pipeline<CanonicalRow, CanonicalRow>(ops, (r) => out.push(r as TradeRow), {
+      registry: new Registry(),
+      labels: { exchange: 'binance', stream: 'ticks' },
+    });
+    for (const [id, qty] of [
+      [1, 1],
+      [2, 500],
+      [1, 1],
+      [3, 2],
+    ] as const)
+      p.push(trade(id, qty));
+    expect(out.map((r) => [r.trade_id, r.qty, r.price])).toEqual([
+      [1, 2, 1.23],
+      [3, 4, 1.23],
+    ]);
+  });
+
+  it('still checks shapes and lists every issue with its path', () => {
+    let issues: string[] = [];
+    try {
+      buildOperators(
+        [
+          { op: 'filter', column: 'qty', cmp: 'gt', value: 'x' },
+          { op: 'filter', column: 'side', cmp: 'in', value: 'buy' },
+          { op: 'map', column: 'symbol', fn: 'upper' },
+          7,
+        ],
+        { path: 'x.ops' },
+      );
+    } catch (err) {
+      issues = (err as { context: { issues: string[] } }).context.issues;
+    }
+    expect(issues).toEqual([
+      'x.ops[0].value: gt needs a number',
+      'x.ops[1].value: in needs a list of values',
+      'x.ops[2].column: symbol identifies the row and cannot be mapped',
+      'x.ops[3]: expected object, received number',
+    ]);
   });
 });
