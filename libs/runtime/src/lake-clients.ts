@@ -12,6 +12,11 @@ import { TABLE_SCHEMAS, isTableName } from '@cryptoflow/model';
 import { IcebergRestClient, S3ObjectWriter, encodeBound } from '@cryptoflow/sink';
 import type { DataFileInput } from '@cryptoflow/sink';
 
+/** Socket idle time after which an S3 request is abandoned and retried (a part upload keeps the socket busy). */
+const S3_IDLE_TIMEOUT_MS = 30_000;
+/** DynamoDB answers single-item calls in milliseconds; after this a call is retried. */
+const DYNAMO_TIMEOUT_MS = 3_000;
+
 /** S3, DynamoDB ledger and Iceberg catalog clients from `sink.*`, by endpoint configuration only. */
 export interface LakeClients {
   readonly s3: S3Client;
@@ -35,14 +40,18 @@ export function createLakeClients(
       { context: { issues: ['sink.s3', 'sink.ledger'] } },
     );
   }
+  // Without a timeout a request the network swallows waits forever and the sink stalls with it; a timed-out
+  // request is retried (the writes are idempotent: same key + same bytes, conditional ledger puts).
   const s3 = new S3Client({
     region: sink.s3.region,
     ...(sink.s3.endpoint ? { endpoint: sink.s3.endpoint } : {}),
     forcePathStyle: sink.s3.force_path_style,
+    requestHandler: { connectionTimeout: 5_000, requestTimeout: S3_IDLE_TIMEOUT_MS, throwOnRequestTimeout: true },
   });
   const dynamo = new DynamoDBClient({
     region: sink.ledger.region,
     ...(sink.ledger.endpoint ? { endpoint: sink.ledger.endpoint } : {}),
+    requestHandler: { connectionTimeout: 3_000, requestTimeout: DYNAMO_TIMEOUT_MS, throwOnRequestTimeout: true },
   });
   const ledger = new FileLedger({
     client: dynamo,
