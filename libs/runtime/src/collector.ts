@@ -7,10 +7,11 @@ import { startHealthServer } from '@cryptoflow/health';
 import type { HealthServer, VersionInfo } from '@cryptoflow/health';
 import { connectionLogger } from '@cryptoflow/logger';
 import type { Logger } from '@cryptoflow/logger';
+import { gauge, counter } from '@cryptoflow/metrics';
 import type { Registry } from '@cryptoflow/metrics';
 import type { CanonicalRow, Exchange } from '@cryptoflow/model';
 import { STREAM_TABLE } from '@cryptoflow/model';
-import { createShardHasher, ownedSymbols } from '@cryptoflow/sharding';
+import { FleetMembership, createShardHasher, ownedSymbols } from '@cryptoflow/sharding';
 import type { ShardHasher, ShardOwnership } from '@cryptoflow/sharding';
 import { ShardPipeline } from './pipeline.js';
 import type { RowConsumer } from './pipeline.js';
@@ -20,12 +21,16 @@ import type { SinkStage } from './sink-stage.js';
 import { RowTally } from './tally.js';
 import type { TallySummary } from './tally.js';
 import { createOwnership } from './ownership.js';
+import { emfOptionsFromEnv, startEmfPublisher } from './emf.js';
+import type { EmfOptions, EmfPublisher } from './emf.js';
 
 export interface CollectorContext {
   readonly app: string;
   readonly logger: Logger;
   readonly registry: Registry;
   readonly version: VersionInfo;
+  /** CloudWatch EMF lines on stdout; default from env (CF_EMF=1, CRYPTOFLOW_ENV). `false`: off. */
+  readonly emf?: EmfOptions | false;
 }
 
 export interface CollectorSummary extends TallySummary {
@@ -40,12 +45,37 @@ export interface Collector {
 }
 
 interface ShardUnit {
+  readonly key: string;
   readonly exchange: Exchange;
   readonly shard: number;
   readonly symbols: readonly string[];
   readonly pipeline: ShardPipeline;
   readonly connections: BinanceStreamConnection[];
+  readonly ip: string | undefined;
+  /** Latest exchange time of any row this unit produced (written or not), µs. */
+  maxTs: number;
+  /**
+   * Local make-before-break (egress move): rows are written only with `from <= exchange_ts < until`.
+   * `pending`: a replacement still syncing, writing nothing; its predecessor writes everything meanwhile.
+   */
+  from: number | null | 'pending';
+  until: number | null;
+  /** The unit this one replaces, until the cut is set and the old one has passed it. */
+  replaces: ShardUnit | undefined;
+  cutSetAt: number;
+  /** Wall time (ms) at which every socket of the unit was first seen open; 0 until then. */
+  openSeenAt: number;
 }
+
+/** A unit whose sockets are open this long without a row (a quiet shard) counts as live. */
+const QUIET_LIVE_AFTER_MS = 1_000;
+
+/** Exchange time past a unit's latest row at which a handover cut falls, µs. */
+const HANDOVER_DELAY_US = 2_000_000;
+/** Exchange time past the cut after which the retiring unit stops (stragglers of its other symbols), µs. */
+const RELEASE_SLACK_US = 1_000_000;
+/** Wall time after the cut at which a retiring unit stops even if its stream stayed quiet. */
+const RELEASE_AFTER_MS = 10_000;
 
 const VENUE_LIMITS = { binance: BINANCE_SPOT_LIMITS, 'binance-usdm': BINANCE_USDM_LIMITS } as const;
 
@@ -58,8 +88,9 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   const stream = config.stream;
   const table = STREAM_TABLE[stream];
   const hasher: ShardHasher = await createShardHasher();
-  const ownership: ShardOwnership = await createOwnership(config, hasher, logger);
+  // Egress first: a wrong address fails the boot before this replica joins a fleet or opens anything.
   const egressIps = await resolveEgressIps(config);
+  const ownership: ShardOwnership = await createOwnership(config, hasher, logger);
   const pools = new Map<Exchange, EgressPool>();
   for (const exchange of Object.keys(config.exchanges) as Exchange[]) {
     if (egressIps.length === 0) continue;
@@ -89,14 +120,44 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   const watcher = new ChannelWatcher({ registry, logger });
   watcher.start();
   const units = new Map<string, ShardUnit>();
-  const ownsAt = (ownership as { ownsAt?: (shard: number, ts: number) => boolean }).ownsAt?.bind(ownership);
+  /** Units handing over to a replacement (egress move): they still write rows before the cut. */
+  const retiring = new Set<ShardUnit>();
+  const fleet = ownership instanceof FleetMembership ? ownership : undefined;
+  const ownsAt = fleet ? (shard: number, ts: number): boolean => fleet.ownsAt(shard, ts) : undefined;
+  /** Latest exchange time of any row of this process: the venue clock, for cuts on quiet shards. */
+  let processMaxTs = 0;
+  const mHandovers = counter(
+    registry,
+    'shard_handovers_total',
+    'Make-before-break handovers completed: kind=egress (source IP moved) or fleet (owner changed).',
+    ['exchange', 'stream', 'kind'],
+  );
 
-  const startUnit = (exchange: Exchange, shard: number, symbols: readonly string[]): void => {
+  const startUnit = (
+    exchange: Exchange,
+    shard: number,
+    symbols: readonly string[],
+    replaces?: ShardUnit,
+  ): ShardUnit | undefined => {
     const endpoint = config.exchanges[exchange];
-    if (!endpoint || symbols.length === 0) return;
+    if (!endpoint || symbols.length === 0) return undefined;
+    const key = `${exchange}|${shard}`;
     const labels = { exchange, stream, shard: String(shard) };
     const log = logger.child(labels);
     const pool = pools.get(exchange);
+    const ip = pool?.ipFor(shard);
+    // The unit is referenced by its row filter; assigned right after construction, before any row flows.
+    let self!: ShardUnit;
+    const rowFilter = (row: CanonicalRow): boolean => {
+      const ts = row.exchange_ts;
+      if (ts > self.maxTs) self.maxTs = ts;
+      if (ts > processMaxTs) processMaxTs = ts;
+      // Called first for its side effect: the fleet tracks each shard's stream position for releases.
+      const fleetOk = ownsAt ? ownsAt(shard, ts) : true;
+      const { from, until } = self;
+      if (from === 'pending' || (from !== null && ts < from) || (until !== null && ts >= until)) return false;
+      return fleetOk;
+    };
     const pipeline = new ShardPipeline({
       app: ctx.app,
       exchange,
@@ -104,7 +165,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       shard,
       settings: channelSettingsFor(config, exchange),
       consumers,
-      rowFilter: ownsAt ? (row: CanonicalRow) => ownsAt(shard, row.exchange_ts) : undefined,
+      rowFilter,
       registry,
       logger: log,
       watcher,
@@ -117,6 +178,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
           emit,
           registry,
           logger: log,
+          // Bound to the shard's IP now; an egress move starts a new unit with a new dispatcher.
           dispatcher: pool?.dispatcher(shard),
           egress: pool,
           live: true,
@@ -128,14 +190,16 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       maxStreamsPerConnection: endpoint.max_streams_per_connection,
       wsBaseUrl: endpoint.ws_url,
     });
+    // Two units of one shard run side by side during an egress move: their connection names differ.
+    const generation = replaces ? `@${ip ?? 'default'}` : '';
     const connections = plans.map((plan) => {
-      const connName = `${exchange}/${stream}/s${shard}/${plan.route ?? 'ws'}${plan.index}`;
+      const connName = `${exchange}/${stream}/s${shard}/${plan.route ?? 'ws'}${plan.index}${generation}`;
       const conn = new BinanceStreamConnection({
         exchange,
         wsBaseUrl: endpoint.ws_url,
         route: plan.route,
         streams: plan.streams,
-        localAddress: pool?.ipFor(shard),
+        localAddress: ip,
         logger: connectionLogger(logger, { exchange, stream, shard, conn: connName }),
         registry,
         labels,
@@ -151,23 +215,64 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       conn.start();
       return conn;
     });
-    units.set(`${exchange}|${shard}`, { exchange, shard, symbols, pipeline, connections });
+    self = {
+      key,
+      exchange,
+      shard,
+      symbols,
+      pipeline,
+      connections,
+      ip,
+      maxTs: 0,
+      from: replaces ? 'pending' : null,
+      until: null,
+      replaces,
+      cutSetAt: 0,
+      openSeenAt: 0,
+    };
+    units.set(key, self);
     log.info(
-      {
-        symbols: symbols.length,
-        connections: connections.length,
-        localAddress: pool?.ipFor(shard) ?? 'default',
-      },
+      { symbols: symbols.length, connections: connections.length, localAddress: ip ?? 'default', replacing: !!replaces },
       'shard started',
     );
+    return self;
   };
 
-  const stopUnit = async (key: string): Promise<void> => {
-    const unit = units.get(key);
-    if (!unit) return;
-    units.delete(key);
+  /** Stops a unit's sockets, then drains its pipeline: every frame received becomes rows handed to the sink. */
+  const stopUnitNow = async (unit: ShardUnit): Promise<void> => {
+    if (units.get(unit.key) === unit) units.delete(unit.key);
+    retiring.delete(unit);
     await Promise.all(unit.connections.map((c) => c.stop()));
     await unit.pipeline.finish();
+  };
+
+  const stopped = new Set<Promise<void>>();
+  const track = (p: Promise<void>): void => {
+    const tracked = p.catch((err: unknown) => logger.error({ err: String(err) }, 'shard stop failed'));
+    stopped.add(tracked);
+    void tracked.finally(() => stopped.delete(tracked));
+  };
+
+  /** Stops the shard's current unit and everything it replaces or retires (ownership lost). */
+  const stopShard = (key: string): void => {
+    const unit = units.get(key);
+    for (const u of [...retiring]) if (u.key === key) track(stopUnitNow(u));
+    for (let u = unit; u; u = u.replaces) track(stopUnitNow(u));
+  };
+
+  /**
+   * Whether a unit is live: every socket open, books synced, and a row seen — or, on a quiet shard, the
+   * sockets open for a while and the process knows the venue clock from other shards (the cut then falls
+   * after it, when the new sockets were certainly subscribed).
+   */
+  const unitLive = (u: ShardUnit, nowMs: number): boolean => {
+    if (!u.connections.every((c) => c.state === 'open')) {
+      u.openSeenAt = 0;
+      return false;
+    }
+    if (u.openSeenAt === 0) u.openSeenAt = nowMs;
+    if (!(u.pipeline.processor.ready?.().ok ?? true)) return false;
+    return u.maxTs > 0 || (processMaxTs > 0 && nowMs - u.openSeenAt >= QUIET_LIVE_AFTER_MS);
   };
 
   const assign = (): void => {
@@ -176,26 +281,111 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       const owned = ownedSymbols(hasher, exchange, symbols, config.sharding.total_shards, ownership);
       for (const [shard, syms] of owned)
         if (!units.has(`${exchange}|${shard}`)) startUnit(exchange, shard, syms);
-      for (const [key, unit] of units)
-        if (unit.exchange === exchange && !owned.has(unit.shard)) void stopUnit(key);
+      for (const [key, unit] of units) if (unit.exchange === exchange && !owned.has(unit.shard)) stopShard(key);
     }
   };
-  assign();
-  const unsubscribe = ownership.onChange(() => assign());
 
-  // A shard whose egress IP changed (429/418 rotation) reconnects from its new address.
+  /**
+   * Every 200 ms: (1) a replacement unit (egress move) that is live sets the local cut and its predecessor
+   * retires once past it; (2) fleet shards coming in are reported synced once all their units are live.
+   */
+  const handoverTick = (): void => {
+    const nowMs = Date.now();
+    for (const unit of units.values()) {
+      const old = unit.replaces;
+      if (unit.from !== 'pending' || !old) continue;
+      if (!unitLive(unit, nowMs)) continue;
+      const cut = Math.max(unit.maxTs, old.maxTs, processMaxTs) + HANDOVER_DELAY_US;
+      unit.from = old.from === 'pending' ? cut : Math.max(cut, old.from ?? 0);
+      old.until = cut;
+      unit.cutSetAt = nowMs;
+      unit.replaces = undefined;
+      retiring.add(old);
+      logger.info(
+        { exchange: unit.exchange, shard: unit.shard, from: old.ip, to: unit.ip, cutUs: cut },
+        'egress handover: new source address live, cut set',
+      );
+    }
+    for (const old of [...retiring]) {
+      const current = units.get(old.key);
+      const cutSetAt = current?.cutSetAt ?? 0;
+      if (old.until === null) continue;
+      if (old.maxTs >= old.until + RELEASE_SLACK_US || nowMs - cutSetAt >= RELEASE_AFTER_MS) {
+        retiring.delete(old);
+        mHandovers.inc({ exchange: old.exchange, stream, kind: 'egress' });
+        track(stopUnitNow(old));
+      }
+    }
+    if (fleet) {
+      for (const shard of fleet.pendingHandovers()) {
+        const shardUnits = [...units.values()].filter((u) => u.shard === shard);
+        if (!shardUnits.every((u) => unitLive(u, nowMs))) continue;
+        // A shard with no symbol of this stream has nothing to sync: cut at the process's venue clock.
+        const latest = Math.max(processMaxTs, ...shardUnits.map((u) => u.maxTs));
+        if (latest <= 0) continue;
+        fleet.markSynced(shard, latest);
+        for (const u of shardUnits) mHandovers.inc({ exchange: u.exchange, stream, kind: 'fleet' });
+        logger.info({ shard, latestExchangeTs: latest }, 'fleet handover: shard synced, cut published');
+      }
+    }
+  };
+  const handoverTimer = setInterval(handoverTick, 200);
+  handoverTimer.unref();
+
+  // Ownership first tells which shards to start; a listener registered before assign() sees every change.
+  const unsubscribe = ownership.onChange(() => assign());
+  assign();
+
+  // A shard whose egress IP changed (429/418 rotation, or home again after the cool-down) moves
+  // make-before-break: a new unit connects from the new address (WebSocket and REST), and the old one keeps
+  // writing until the new one is live and both agree on a cut in exchange time.
   for (const [exchange, pool] of pools) {
     pool.onMove((move) => {
       const key = `${exchange}|${move.shard}`;
-      const unit = units.get(key);
-      if (!unit) return;
+      const current = units.get(key);
+      if (!current || current.ip === move.to) return;
       logger.warn(
         { exchange, shard: move.shard, from: move.from, to: move.to, reason: move.reason },
-        'shard egress moved: reconnecting',
+        'shard egress moved: connecting from the new address before letting the old one go',
       );
-      void stopUnit(key).then(() => startUnit(exchange, move.shard, unit.symbols));
+      // A replacement still syncing wrote nothing: drop it and replace its predecessor directly.
+      let predecessor = current;
+      if (current.from === 'pending' && current.replaces) {
+        predecessor = current.replaces;
+        units.delete(key);
+        track(stopUnitNow(current));
+        units.set(key, predecessor);
+      }
+      startUnit(exchange, move.shard, current.symbols, predecessor);
     });
   }
+
+  // Fleet and egress state as metrics (the pool keeps egress_shard_ip itself).
+  const mOwned = gauge(registry, 'fleet_owned_shards', 'Shards this replica holds, by role (owned, incoming, outgoing).', ['role']);
+  const mLease = gauge(registry, 'fleet_lease_valid', '1 while this replica holds a valid fleet lease (static ownership: always 1).');
+  const mReplicas = gauge(registry, 'fleet_live_replicas', 'Live replicas in the last fleet view (static: replica_count).');
+  const mUnits = gauge(registry, 'collector_shard_units', 'Shard pipelines running (retiring ones of an egress move included).', ['exchange']);
+  const updateFleetMetrics = (): void => {
+    if (fleet) {
+      const counts = fleet.roleCounts();
+      for (const role of ['owned', 'incoming', 'outgoing'] as const) mOwned.set({ role }, counts[role]);
+      mLease.set(fleet.leaseValid() ? 1 : 0);
+      mReplicas.set(fleet.liveReplicas());
+    } else {
+      mOwned.set({ role: 'owned' }, ownership.owned().size);
+      mLease.set(1);
+      mReplicas.set(config.sharding.replica_count);
+    }
+    for (const exchange of Object.keys(config.exchanges)) {
+      let n = 0;
+      for (const u of units.values()) if (u.exchange === exchange) n++;
+      for (const u of retiring) if (u.exchange === exchange) n++;
+      mUnits.set({ exchange }, n);
+    }
+  };
+  updateFleetMetrics();
+  const metricsTimer = setInterval(updateFleetMetrics, 1000);
+  metricsTimer.unref();
 
   const health = await startHealthServer({
     host: config.health.host,
@@ -208,8 +398,17 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
         check: () => {
           const conns = [...units.values()].flatMap((u) => u.connections);
           const open = conns.filter((c) => c.state === 'open').length;
-          return { ok: conns.length > 0 && open === conns.length, detail: { open, total: conns.length } };
+          // In an elastic fleet a replica may hold no shard with symbols of this stream: that is ready.
+          const some = conns.length > 0 || (fleet !== undefined && units.size === 0);
+          return { ok: some && open === conns.length, detail: { open, total: conns.length } };
         },
+      },
+      {
+        name: 'fleet',
+        check: () =>
+          fleet
+            ? { ok: fleet.leaseValid(), detail: { leaseValid: fleet.leaseValid(), ...fleet.roleCounts() } }
+            : { ok: true, detail: { mode: 'static' } },
       },
       { name: 'writer', check: () => ({ ok: sink.healthy(), detail: sink.describe() }) },
       {
@@ -228,11 +427,19 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
         exchange: u.exchange,
         shard: u.shard,
         symbols: u.symbols.length,
-        ip: pools.get(u.exchange)?.ipFor(u.shard) ?? 'default',
+        ip: u.ip ?? 'default',
+        ...(u.from === 'pending' ? { syncing: true } : {}),
+        ...(u.replaces ? { replacing: u.replaces.ip ?? 'default' } : {}),
       })),
+      retiring: [...retiring].map((u) => ({ exchange: u.exchange, shard: u.shard, ip: u.ip ?? 'default', untilUs: u.until })),
+      egress: Object.fromEntries([...pools].map(([exchange, pool]) => [exchange, pool.describe()])),
     }),
   });
   logger.info({ url: health.url, shards: units.size, table }, 'collector started');
+  const emfOptions = ctx.emf === undefined ? emfOptionsFromEnv(process.env) : ctx.emf;
+  const emf: EmfPublisher | undefined = emfOptions
+    ? startEmfPublisher({ ...emfOptions, registry, stream, logger })
+    : undefined;
 
   const summary = (): CollectorSummary => ({ ...tally.summary(), files: sink.files() });
   let stopping: Promise<CollectorSummary> | undefined;
@@ -242,12 +449,24 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
     stop: () =>
       (stopping ??= (async () => {
         health.setDraining(true);
+        if (fleet) {
+          // Planned scale-in: hand every shard over make-before-break while still collecting it.
+          const left = await fleet.leave(config.fleet.lease_ms * 4);
+          if (!left.released)
+            logger.warn({ heldShards: left.heldShards }, 'fleet leave timed out: successors take these at lease expiry');
+          else logger.info('fleet leave: every shard handed over');
+        }
         unsubscribe();
-        await Promise.all([...units.keys()].map((k) => stopUnit(k)));
+        clearInterval(handoverTimer);
+        clearInterval(metricsTimer);
+        for (const key of [...units.keys()]) stopShard(key);
+        for (const u of [...retiring]) track(stopUnitNow(u));
+        while (stopped.size > 0) await Promise.all([...stopped]);
         await sink.close();
         watcher.stop();
         await ownership.close();
         await Promise.all([...pools.values()].map((p) => p.close()));
+        await emf?.stop();
         await health.close();
         return summary();
       })()),

@@ -24,3 +24,5 @@ export { createLakeClients, commitIdOf, dataFileOf, hourOrdinal } from './lake-c
 export type { LakeClients } from './lake-clients.js';
 export { AppendedFileIndex, COMMIT_ID_SUMMARY_KEY } from './committer-reconcile.js';
 export type { AppendedBy } from './committer-reconcile.js';
+export { EmfEmitter, METRICS_CONTRACT, emfOptionsFromEnv, startEmfPublisher } from './emf.js';
+export type { ContractMetric, EmfOptions, EmfPublisher, MetricsContract } from './emf.js';
