@@ -19,12 +19,26 @@ import {
   rateLimitError,
   venueWeightPerMinute,
 } from '@cryptoflow/normalize';
-import type { BookKey, DepthSnapshot } from '@cryptoflow/normalize';
+import type { BookKey, DepthFetchResult, DepthSnapshot } from '@cryptoflow/normalize';
 import type { Dispatcher } from 'undici';
 import type { FrameProcessor } from './pipeline.js';
 
 /** connId prefix of recorded REST answers replayed through the raw channel (see replay.ts). */
 export const REST_CONN_PREFIX = 'rest:';
+
+/**
+ * connId prefix of a marker frame `{ connId: CONN_LOST_PREFIX + connName, data: '' }` a collector may
+ * push through the raw channel when a socket of a book stream closes: it lands after the last frame of
+ * that socket, so the books it carried go dark at once instead of when the new socket's first frame
+ * arrives (see `onReconnect`).
+ */
+export const CONN_LOST_PREFIX = 'conn-lost:';
+
+/** `binance/spot-delta/s3/ws0#2` → `binance/spot-delta/s3/ws0` (the connection; `#n` is the socket attempt). */
+function connNameOf(connId: string): string {
+  const hash = connId.lastIndexOf('#');
+  return hash < 0 ? connId : connId.slice(0, hash);
+}
 
 /** Where a book gets its REST snapshots: the venue (live) or the recorded answers (replay). */
 export interface SnapshotSource {
@@ -57,6 +71,8 @@ export class BookProcessor implements FrameProcessor {
   readonly operator: BookOperator;
   private source: SnapshotSource | undefined;
   private readonly isDelta: boolean;
+  /** Per connection name: the socket attempt now delivering, and the keys it has carried. */
+  private readonly conns = new Map<string, { attempts: string[]; keys: Set<BookKey> }>();
 
   constructor(private readonly o: BookProcessorOptions) {
     const book = o.config.book;
@@ -88,14 +104,56 @@ export class BookProcessor implements FrameProcessor {
       this.recordedSnapshot(frame);
       return;
     }
+    if (frame.connId.startsWith(CONN_LOST_PREFIX)) {
+      this.connectionLost(frame.connId.slice(CONN_LOST_PREFIX.length));
+      return;
+    }
     const msg = this.o.decoder.decode(frame);
     if (msg === null || msg.channel !== 'depthUpdate') return;
     try {
-      this.operator.onEvent(depthEventFromPayload(this.o.exchange, msg.payload, msg.ingestTs));
+      const event = depthEventFromPayload(this.o.exchange, msg.payload, msg.ingestTs);
+      this.trackConnection(frame.connId, event.exchange, event.symbol);
+      this.operator.onEvent(event);
     } catch (err) {
       if (!isCfError(err)) throw err;
       this.o.reporter.report('mistyped_field', frame.data, err.message);
     }
+  }
+
+  /**
+   * The socket carrying these keys dropped (or was replaced): diffs may have been lost. Each live key
+   * keeps its book but emits nothing until its next diff; a diff that continues the chain resumes it
+   * with no REST call, one that breaks it resyncs (`book_resyncs_total{reason="reconnect"}`). Without
+   * `keys`: every key of this processor.
+   */
+  onReconnect(keys?: Iterable<BookKey>): void {
+    this.operator.onReconnect(keys);
+  }
+
+  /**
+   * Frames name their socket attempt (`<connName>#<n>`). A new attempt of a known connection means the
+   * previous socket is gone: the keys it carried are checked as after a reconnect. Detected in frame
+   * order, so no diff of the old socket is mistaken for one of the new. A make-before-break rollover
+   * also lands here; its overlap only delivers duplicates, which the check tolerates.
+   */
+  private trackConnection(connId: string, exchange: Exchange, symbol: string): void {
+    const name = connNameOf(connId);
+    let c = this.conns.get(name);
+    if (!c) {
+      c = { attempts: [connId], keys: new Set() };
+      this.conns.set(name, c);
+    } else if (c.attempts[c.attempts.length - 1] !== connId && !c.attempts.includes(connId)) {
+      // A socket never seen before (a late frame of a retiring one is not a new socket).
+      c.attempts.push(connId);
+      if (c.attempts.length > 4) c.attempts.shift();
+      if (c.keys.size > 0) this.onReconnect(c.keys);
+    }
+    c.keys.add(bookKey(exchange, symbol));
+  }
+
+  private connectionLost(connName: string): void {
+    const c = this.conns.get(connName);
+    if (c && c.keys.size > 0) this.onReconnect(c.keys);
   }
 
   /** A recorded REST depth answer, in stream order (replays): applied if the key is waiting for one. */
@@ -146,6 +204,7 @@ export class BookProcessor implements FrameProcessor {
       registry,
       labels: { exchange, stream: this.o.stream, shard: String(shard) },
     });
+    const ip = live.egress?.ipFor(shard);
     const pending = new Set<BookKey>();
     let idleWaiters: (() => void)[] = [];
     const settle = (key: BookKey): void => {
@@ -155,12 +214,9 @@ export class BookProcessor implements FrameProcessor {
         idleWaiters = [];
       }
     };
-    const scheduler = new SnapshotScheduler({
-      requestWeight: depthRequestWeight(exchange, limit),
-      weightPerMinute: venueWeightPerMinute(exchange),
+    const owner: BudgetOwner = {
       fetch: async (key) => {
         const { symbol } = parseBookKey(key);
-        const ip = live.egress?.ipFor(shard);
         try {
           const res = await client.fetchDepth(symbol, limit);
           if (ip && res.usedWeight !== undefined) live.egress?.observeUsedWeight(ip, res.usedWeight);
@@ -184,7 +240,7 @@ export class BookProcessor implements FrameProcessor {
           throw err;
         }
       },
-      onSnapshot: (key, snapshot: DepthSnapshot) => {
+      onSnapshot: (key, snapshot) => {
         this.operator.onSnapshot(key, snapshot);
         settle(key);
       },
@@ -196,11 +252,14 @@ export class BookProcessor implements FrameProcessor {
         this.operator.onSnapshotFailed(key);
         settle(key);
       },
-    });
+    };
+    const budget = acquireBudget(`${exchange} ${live.restUrl} ${ip ?? 'default'} ${limit}`, exchange, limit);
+    let stopped = false;
     return {
       request: (key) => {
+        if (stopped) return;
         pending.add(key);
-        scheduler.request(key);
+        budget.request(key, owner);
       },
       idle: (timeoutMs) =>
         pending.size === 0
@@ -213,7 +272,89 @@ export class BookProcessor implements FrameProcessor {
                 resolve();
               });
             }),
-      stop: () => scheduler.stop(),
+      stop: () => {
+        if (stopped) return;
+        stopped = true;
+        budget.release(owner);
+      },
     };
   }
+}
+
+/** What one BookProcessor plugs into a shared snapshot budget. */
+interface BudgetOwner {
+  fetch(key: BookKey): Promise<DepthFetchResult>;
+  onSnapshot(key: BookKey, snapshot: DepthSnapshot): void;
+  onFailed(key: BookKey, err: unknown): void;
+}
+
+interface SharedBudget {
+  request(key: BookKey, owner: BudgetOwner): void;
+  release(owner: BudgetOwner): void;
+}
+
+interface BudgetEntry {
+  readonly scheduler: SnapshotScheduler;
+  /** Scheduler key `<owner id>|<book key>` → owner: two collectors of one IP may both want a symbol. */
+  readonly waiting: Map<string, { owner: BudgetOwner; key: BookKey }>;
+  readonly ids: Map<BudgetOwner, number>;
+}
+
+/**
+ * The venue limits REST weight per source IP, and a 429 or 418 stops the whole IP: so every book
+ * processor of the process that fetches through the same IP (same venue, REST URL and depth limit)
+ * shares one SnapshotScheduler — one token bucket, one Retry-After pause. Each answer goes back to
+ * the processor that asked; a request whose processor stopped meanwhile fails without an HTTP call.
+ */
+const budgets = new Map<string, BudgetEntry>();
+let nextOwnerId = 1;
+
+function acquireBudget(id: string, exchange: Exchange, limit: number): SharedBudget {
+  let b = budgets.get(id);
+  if (!b) {
+    const waiting: BudgetEntry['waiting'] = new Map();
+    const take = (k: string): { owner: BudgetOwner; key: BookKey } | undefined => {
+      const w = waiting.get(k);
+      waiting.delete(k);
+      return w;
+    };
+    const scheduler = new SnapshotScheduler({
+      requestWeight: depthRequestWeight(exchange, limit),
+      weightPerMinute: venueWeightPerMinute(exchange),
+      fetch: (k) => {
+        const w = waiting.get(k);
+        return w
+          ? w.owner.fetch(w.key)
+          : Promise.reject(new CfError('CF_INTERNAL', `no book processor waits for ${k} any more (its shard stopped)`));
+      },
+      onSnapshot: (k, snapshot) => {
+        const w = take(k);
+        w?.owner.onSnapshot(w.key, snapshot);
+      },
+      onFailed: (k, err) => {
+        const w = take(k);
+        w?.owner.onFailed(w.key, err);
+      },
+    });
+    b = { scheduler, waiting, ids: new Map() };
+    budgets.set(id, b);
+  }
+  const entry = b;
+  return {
+    request: (key, owner) => {
+      let oid = entry.ids.get(owner);
+      if (oid === undefined) entry.ids.set(owner, (oid = nextOwnerId++));
+      const k = `${oid}|${key}`;
+      entry.waiting.set(k, { owner, key });
+      entry.scheduler.request(k);
+    },
+    release: (owner) => {
+      entry.ids.delete(owner);
+      for (const [k, w] of entry.waiting) if (w.owner === owner) entry.waiting.delete(k);
+      if (entry.ids.size === 0) {
+        entry.scheduler.stop();
+        budgets.delete(id);
+      }
+    },
+  };
 }
