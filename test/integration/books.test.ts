@@ -312,7 +312,19 @@ async function metric(registry: Registry, name: string, match: Record<string, st
   return sum;
 }
 
-type Counters = Record<'gaps' | 'duplicates' | 'outOfOrder' | 'snapshotsUsed' | 'resyncGap' | 'resyncReconnect' | 'resyncStale' | 'resyncCrossed' | 'rateLimited' | 'banned', number>;
+type Counters = Record<
+  | 'gaps'
+  | 'duplicates'
+  | 'outOfOrder'
+  | 'snapshotsUsed'
+  | 'resyncGap'
+  | 'resyncReconnect'
+  | 'resyncStale'
+  | 'resyncCrossed'
+  | 'rateLimited'
+  | 'banned',
+  number
+>;
 
 async function counters(registry: Registry): Promise<Counters> {
   return {
@@ -584,13 +596,24 @@ describe.each(MARKETS)('book collectors over real sockets: $name', (market) => {
     run.fake.faults.rateLimitRest(1, 1);
     run.fake.faults.banRest(1, 1);
     run.fake.start();
-    const live = async (r: Registry): Promise<boolean> => (await metric(r, 'book_keys', { state: 'live' })) === 4;
-    await waitFor('every book live', async () => (await live(run.ob.registry)) && (await live(run.delta.registry)), 20_000);
+    const live = async (r: Registry): Promise<boolean> =>
+      (await metric(r, 'book_keys', { state: 'live' })) === 4;
+    await waitFor(
+      'every book live',
+      async () => (await live(run.ob.registry)) && (await live(run.delta.registry)),
+      20_000,
+    );
     await finish(run);
     const { delta, ob } = await readRun(market, run);
     const both = [await counters(run.delta.registry), await counters(run.ob.registry)];
-    expect(both.reduce((a, k) => a + k.rateLimited, 0), 'one 429').toBe(1);
-    expect(both.reduce((a, k) => a + k.banned, 0), 'one 418').toBe(1);
+    expect(
+      both.reduce((a, k) => a + k.rateLimited, 0),
+      'one 429',
+    ).toBe(1);
+    expect(
+      both.reduce((a, k) => a + k.banned, 0),
+      'one 418',
+    ).toBe(1);
     // Both collectors share the source IP and so one snapshot budget: after the refusals (answered to
     // requests already in flight) nothing reaches the venue until Retry-After (1 s) has passed.
     const depth = run.fake.log.restRequests.filter((r) => r.path.includes('/depth'));

@@ -73,6 +73,9 @@ export class BookProcessor implements FrameProcessor {
   private readonly isDelta: boolean;
   /** Per connection name: the socket attempt now delivering, and the keys it has carried. */
   private readonly conns = new Map<string, { attempts: string[]; keys: Set<BookKey> }>();
+  /** Replays: the next grid boundary (µs of the recording's receive clock) to tick at; -1 before the first frame. */
+  private nextReplayTick = -1;
+  private readonly replayTickUs: number;
 
   constructor(private readonly o: BookProcessorOptions) {
     const book = o.config.book;
@@ -92,6 +95,7 @@ export class BookProcessor implements FrameProcessor {
       metrics: createBookMetrics(o.registry, { stream: o.stream, shard: String(o.shard) }),
     });
     if (o.live) this.source = this.liveSource(o.live);
+    this.replayTickUs = book.snapshot_interval_ms * 1000;
   }
 
   /** Replays plug in the recorded snapshots. */
@@ -100,6 +104,10 @@ export class BookProcessor implements FrameProcessor {
   }
 
   process(frame: RawFrame): void {
+    // A live collector ticks every 100 ms on the wall clock (idle books still get their grid snapshots).
+    // A replay has no wall clock: it ticks at every grid boundary the recording's receive clock passes,
+    // so a replay emits the books a live run would have, and the output depends on the recording alone.
+    if (!this.o.live) this.replayTicks(frame.receivedAt);
     if (frame.connId.startsWith(REST_CONN_PREFIX)) {
       this.recordedSnapshot(frame);
       return;
@@ -177,6 +185,19 @@ export class BookProcessor implements FrameProcessor {
 
   tick(nowMicros: number): void {
     this.operator.tick(nowMicros);
+  }
+
+  private replayTicks(t: number): void {
+    const step = this.replayTickUs;
+    if (this.nextReplayTick < 0) {
+      this.nextReplayTick = Math.floor(t / step) * step + step;
+      return;
+    }
+    // Bounded: a recording with a long silence ticks once per boundary, which is what live would do.
+    while (t >= this.nextReplayTick) {
+      this.operator.tick(this.nextReplayTick);
+      this.nextReplayTick += step;
+    }
   }
 
   ready(): { ok: boolean; detail?: unknown } {
@@ -325,7 +346,9 @@ function acquireBudget(id: string, exchange: Exchange, limit: number): SharedBud
         const w = waiting.get(k);
         return w
           ? w.owner.fetch(w.key)
-          : Promise.reject(new CfError('CF_INTERNAL', `no book processor waits for ${k} any more (its shard stopped)`));
+          : Promise.reject(
+              new CfError('CF_INTERNAL', `no book processor waits for ${k} any more (its shard stopped)`),
+            );
       },
       onSnapshot: (k, snapshot) => {
         const w = take(k);
