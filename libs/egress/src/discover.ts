@@ -54,9 +54,13 @@ export async function discoverEgressIps(options: DiscoverOptions): Promise<strin
     if (problem) bad.push(`${ip} (${problem})`);
   }
   if (bad.length > 0) {
+    const where =
+      options.mode === 'static'
+        ? 'egress.ips'
+        : `egress (discovered through ${options.mode === 'imds' ? 'instance metadata' : 'host interfaces'})`;
     throw new CfError(
       'CF_EGRESS',
-      `egress: cannot bind source address ${bad.join(', ')}: not an address of this host`,
+      `${where}: cannot bind source address ${bad.join(', ')}: not an address of this host`,
       {
         context: { mode: options.mode, bad },
       },

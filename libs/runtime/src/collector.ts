@@ -295,8 +295,11 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       const old = unit.replaces;
       if (unit.from !== 'pending' || !old) continue;
       if (!unitLive(unit, nowMs)) continue;
-      const cut = Math.max(unit.maxTs, old.maxTs, processMaxTs) + HANDOVER_DELAY_US;
-      unit.from = old.from === 'pending' ? cut : Math.max(cut, old.from ?? 0);
+      // A predecessor that produced no row yet (its book never synced, or a quiet shard) has nothing to hand
+      // over: the new unit writes everything and the old one nothing more, with no delay (no gap).
+      const idle = old.maxTs === 0;
+      const cut = idle ? Number.NEGATIVE_INFINITY : Math.max(unit.maxTs, old.maxTs, processMaxTs) + HANDOVER_DELAY_US;
+      unit.from = idle ? old.from : Math.max(cut, typeof old.from === 'number' ? old.from : 0);
       old.until = cut;
       unit.cutSetAt = nowMs;
       unit.replaces = undefined;
@@ -310,7 +313,8 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       const current = units.get(old.key);
       const cutSetAt = current?.cutSetAt ?? 0;
       if (old.until === null) continue;
-      if (old.maxTs >= old.until + RELEASE_SLACK_US || nowMs - cutSetAt >= RELEASE_AFTER_MS) {
+      const idle = old.until === Number.NEGATIVE_INFINITY;
+      if (idle || old.maxTs >= old.until + RELEASE_SLACK_US || nowMs - cutSetAt >= RELEASE_AFTER_MS) {
         retiring.delete(old);
         mHandovers.inc({ exchange: old.exchange, stream, kind: 'egress' });
         track(stopUnitNow(old));
