@@ -29,7 +29,7 @@ export interface CollectorContext {
   readonly logger: Logger;
   readonly registry: Registry;
   readonly version: VersionInfo;
-  /** CloudWatch EMF lines on stdout; default from env (CF_EMF=1, CRYPTOFLOW_ENV). `false`: off. */
+  /** CloudWatch EMF lines on stdout; default from env (CRYPTOFLOW_EMF=1, CRYPTOFLOW_ENV). `false`: off. */
   readonly emf?: EmfOptions | false;
 }
 

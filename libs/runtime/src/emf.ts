@@ -36,16 +36,16 @@ export interface EmfOptions {
   readonly contract?: MetricsContract;
 }
 
-/** EMF on when CF_EMF is 1/true; the Env dimension from CRYPTOFLOW_ENV (required then). */
+/** EMF on when CRYPTOFLOW_EMF is 1/true (not CF_*: that prefix is config overrides); the Env dimension from CRYPTOFLOW_ENV (required then). */
 export function emfOptionsFromEnv(env: NodeJS.ProcessEnv): EmfOptions | false {
-  const flag = (env['CF_EMF'] ?? '').toLowerCase();
+  const flag = (env['CRYPTOFLOW_EMF'] ?? '').toLowerCase();
   if (flag === '' || flag === '0' || flag === 'false') return false;
   if (flag !== '1' && flag !== 'true') {
-    throw new CfError('CF_CONFIG_INVALID', `CF_EMF: expected 1|true|0|false, got ${env['CF_EMF']}`);
+    throw new CfError('CF_CONFIG_INVALID', `CRYPTOFLOW_EMF: expected 1|true|0|false, got ${env['CRYPTOFLOW_EMF']}`);
   }
   const envName = env['CRYPTOFLOW_ENV'];
   if (!envName) {
-    throw new CfError('CF_CONFIG_INVALID', 'CRYPTOFLOW_ENV: required when CF_EMF=1 (the Env dimension of every metric)');
+    throw new CfError('CF_CONFIG_INVALID', 'CRYPTOFLOW_ENV: required when CRYPTOFLOW_EMF=1 (the Env dimension of every metric)');
   }
   return { env: envName };
 }

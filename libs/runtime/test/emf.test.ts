@@ -117,12 +117,12 @@ describe('EMF publisher', () => {
     expect(names).toEqual(['CommitLatency']);
   });
 
-  it('is switched on by CF_EMF and needs CRYPTOFLOW_ENV then; the publisher writes lines and a last one on stop', async () => {
+  it('is switched on by CRYPTOFLOW_EMF and needs CRYPTOFLOW_ENV then; the publisher writes lines and a last one on stop', async () => {
     expect(emfOptionsFromEnv({})).toBe(false);
-    expect(emfOptionsFromEnv({ CF_EMF: '0' })).toBe(false);
-    expect(emfOptionsFromEnv({ CF_EMF: '1', CRYPTOFLOW_ENV: 'prod' })).toEqual({ env: 'prod' });
-    expect(() => emfOptionsFromEnv({ CF_EMF: '1' })).toThrow(/CRYPTOFLOW_ENV: required/);
-    expect(() => emfOptionsFromEnv({ CF_EMF: 'yes' })).toThrow(/CF_EMF: expected/);
+    expect(emfOptionsFromEnv({ CRYPTOFLOW_EMF: '0' })).toBe(false);
+    expect(emfOptionsFromEnv({ CRYPTOFLOW_EMF: '1', CRYPTOFLOW_ENV: 'prod' })).toEqual({ env: 'prod' });
+    expect(() => emfOptionsFromEnv({ CRYPTOFLOW_EMF: '1' })).toThrow(/CRYPTOFLOW_ENV: required/);
+    expect(() => emfOptionsFromEnv({ CRYPTOFLOW_EMF: 'yes' })).toThrow(/CRYPTOFLOW_EMF: expected/);
     const written: string[] = [];
     const pub = startEmfPublisher({ env: 'dev', registry: populated(), stream: 'ticks', intervalMs: 3_600_000, write: (l) => written.push(l) });
     await pub.stop();
