@@ -348,6 +348,16 @@ async function recover(): Promise<{ committerOutput: string }> {
   const committer = startCommitter();
   await waitFor('the committer to start', async () => committer.output().includes('committer started'), 30_000);
   await waitFor('the ledger to drain', async () => (await ledger.listUncommitted('trades', 1)).length === 0, 60_000);
+  // Ready once it holds the table's lease and the catalog answers.
+  const url = /"url":"(http:\/\/[^"]+)"[^\n]*committer started/.exec(committer.output())?.[1];
+  expect(url).toBeTruthy();
+  let ready: { status: number; body: { checks?: unknown } } | undefined;
+  await waitFor('/ready', async () => {
+    const res = await fetch(`${url}/ready`);
+    ready = { status: res.status, body: (await res.json()) as { checks?: unknown } };
+    return res.status === 200;
+  }, 10_000);
+  expect(JSON.stringify(ready?.body)).toContain('"leases":["trades"]');
   committer.proc.kill('SIGTERM');
   const stopped = await committer.exited;
   expect(stopped.code, committer.output().slice(-3000)).toBe(0);
