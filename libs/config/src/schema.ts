@@ -139,6 +139,9 @@ export const collectorConfigSchema = z
         checkpoint_interval_ms: positiveInt.default(1000),
         max_buffered_events: positiveInt.default(10_000),
         snapshot_limit: z.number().int().min(5).max(5000).default(1000),
+        // Share of a source IP's REST weight this process's snapshots may use: other processes (another
+        // book stream on the same host IP) and other REST traffic share the rest.
+        rest_budget_share: z.number().gt(0).lte(1).default(0.5),
       })
       .prefault({}),
     sink: sinkSchema.prefault({}),

@@ -274,7 +274,8 @@ export class BookProcessor implements FrameProcessor {
         settle(key);
       },
     };
-    const budget = acquireBudget(`${exchange} ${live.restUrl} ${ip ?? 'default'} ${limit}`, exchange, limit);
+    const share = this.o.config.book.rest_budget_share;
+    const budget = acquireBudget(`${exchange} ${live.restUrl} ${ip ?? 'default'} ${limit} ${share}`, exchange, limit, share);
     let stopped = false;
     return {
       request: (key) => {
@@ -330,7 +331,7 @@ interface BudgetEntry {
 const budgets = new Map<string, BudgetEntry>();
 let nextOwnerId = 1;
 
-function acquireBudget(id: string, exchange: Exchange, limit: number): SharedBudget {
+function acquireBudget(id: string, exchange: Exchange, limit: number, budgetShare: number): SharedBudget {
   let b = budgets.get(id);
   if (!b) {
     const waiting: BudgetEntry['waiting'] = new Map();
@@ -342,6 +343,7 @@ function acquireBudget(id: string, exchange: Exchange, limit: number): SharedBud
     const scheduler = new SnapshotScheduler({
       requestWeight: depthRequestWeight(exchange, limit),
       weightPerMinute: venueWeightPerMinute(exchange),
+      budgetShare,
       fetch: (k) => {
         const w = waiting.get(k);
         return w
