@@ -31,7 +31,10 @@ export interface FleetMembershipOptions {
   readonly replicaId?: string;
   /** Wall clock in ms (tests drive it). */
   readonly now?: () => number;
-  /** Exchange time after the newcomer's latest row at which the handover cut falls, µs (default 2 s). */
+  /**
+   * Exchange time after the newcomer's latest row at which the handover cut falls, µs. Default: two
+   * heartbeats + 1 s (at least 2 s), the longest the old owner can take to learn the cut.
+   */
   readonly handoverDelayMicros?: number;
   readonly onFenced?: (reason: string) => void;
 }
@@ -40,7 +43,15 @@ export interface FleetMembershipOptions {
 type ShardRole =
   | { kind: 'owned' }
   | { kind: 'incoming'; from: string; cutUs: number | null }
-  | { kind: 'outgoing'; to: string; cutUs: number | null; seenAtMs: number; fromUs: number | null };
+  | {
+      kind: 'outgoing';
+      to: string;
+      cutUs: number | null;
+      seenAtMs: number;
+      fromUs: number | null;
+      /** Our stream position when we first saw this cut, µs (0: no row seen). */
+      maxTsAtSeen: number;
+    };
 
 /** Exchange time past the cut after which the old owner lets go (stragglers of other symbols). */
 const RELEASE_SLACK_US = 1_000_000;
@@ -85,6 +96,11 @@ export class FleetMembership implements ShardOwnership {
   private fencedCount = 0;
   private beating: Promise<void> | undefined;
   private leaving = false;
+  /**
+   * Shards handed over: the rows we wrote, `[fromUs, cutUs)`, stay ours, so rows still queued in our
+   * pipeline when we let go are written on drain, not dropped. Cleared when the shard gets a role again.
+   */
+  private readonly released = new Map<number, { fromUs: number | null; cutUs: number }>();
 
   private constructor(private readonly options: FleetMembershipOptions) {
     checkTotalShards(options.totalShards, 'sharding.total_shards');
@@ -151,7 +167,10 @@ export class FleetMembership implements ShardOwnership {
   ownsAt(shard: number, exchangeTsMicros: number): boolean {
     if (!this.leaseValid()) return false;
     const role = this.roles.get(shard);
-    if (!role) return false;
+    if (!role) {
+      const r = this.released.get(shard);
+      return r !== undefined && exchangeTsMicros < r.cutUs && (r.fromUs === null || exchangeTsMicros >= r.fromUs);
+    }
     if (role.kind === 'owned') return true;
     if (exchangeTsMicros > (this.maxTs.get(shard) ?? 0)) this.maxTs.set(shard, exchangeTsMicros);
     if (role.kind === 'outgoing') {
@@ -170,9 +189,18 @@ export class FleetMembership implements ShardOwnership {
   markSynced(shard: number, latestExchangeTsMicros: number): void {
     const role = this.roles.get(shard);
     if (!role || role.kind !== 'incoming' || this.synced.has(shard)) return;
-    const cut = latestExchangeTsMicros + (this.options.handoverDelayMicros ?? 2_000_000);
+    const cut = latestExchangeTsMicros + this.handoverDelayMicros();
     this.synced.set(shard, cut);
     this.roles.set(shard, { ...role, cutUs: cut });
+  }
+
+  /**
+   * How far past our latest row the cut falls. The old owner learns the cut from our next heartbeat and
+   * its next refresh (up to two heartbeat periods), and writes everything until then: the cut must lie
+   * beyond that, or rows between it and the moment the old owner learns it would be written twice.
+   */
+  private handoverDelayMicros(): number {
+    return this.options.handoverDelayMicros ?? Math.max(2_000_000, (2 * this.options.heartbeatMs + 1_000) * 1_000);
   }
 
   /** Shards collected but not yet written by us (incoming, waiting for a cut). */
@@ -357,6 +385,7 @@ export class FleetMembership implements ShardOwnership {
     this.leaseDeadline = 0;
     this.roles.clear();
     this.synced.clear();
+    this.released.clear();
     this.emit();
     this.options.onFenced?.(reason);
     this.replicaId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -438,6 +467,7 @@ export class FleetMembership implements ShardOwnership {
           previousOwner !== undefined && previousOwner !== this.replicaId && byId.has(previousOwner)
             ? previousOwner
             : undefined;
+        this.released.delete(shard);
         this.roles.set(shard, from ? { kind: 'incoming', from, cutUs: null } : { kind: 'owned' });
         if (!from) this.synced.delete(shard);
         continue;
@@ -454,19 +484,28 @@ export class FleetMembership implements ShardOwnership {
       }
       const fromUs = role.kind === 'incoming' ? role.cutUs : role.kind === 'outgoing' ? role.fromUs : null;
       const cut = successor.ready.get(shard) ?? null;
-      const seenAtMs = role.kind === 'outgoing' && role.cutUs === cut ? role.seenAtMs : this.now();
-      // Let go once our stream has passed the cut (every row before it was ours), or, for an idle shard,
-      // after two leases of wall time with the cut published.
-      const passed =
-        cut !== null &&
-        ((this.maxTs.get(shard) ?? 0) >= cut + RELEASE_SLACK_US ||
-          this.now() >= seenAtMs + 2 * this.options.leaseMs);
+      const maxNow = this.maxTs.get(shard) ?? 0;
+      const sameCut = role.kind === 'outgoing' && role.cutUs === cut;
+      const seenAtMs = sameCut ? role.seenAtMs : this.now();
+      const maxTsAtSeen = sameCut ? role.maxTsAtSeen : maxNow;
+      // Let go once our stream has passed the cut (every row before it was ours). A quiet shard: once the
+      // exchange time still missing to the cut has elapsed in wall time (+ slack and a heartbeat), capped at
+      // two leases; with no row ever seen, two leases.
+      const quietAfterMs =
+        cut !== null && maxTsAtSeen > 0
+          ? Math.min(
+              2 * this.options.leaseMs,
+              Math.max(0, Math.ceil((cut - maxTsAtSeen) / 1000)) + RELEASE_SLACK_US / 1000 + this.options.heartbeatMs,
+            )
+          : 2 * this.options.leaseMs;
+      const passed = cut !== null && (maxNow >= cut + RELEASE_SLACK_US || this.now() >= seenAtMs + quietAfterMs);
       if (passed) {
         this.roles.delete(shard);
         this.maxTs.delete(shard);
         this.synced.delete(shard);
+        this.released.set(shard, { fromUs, cutUs: cut });
       } else {
-        this.roles.set(shard, { kind: 'outgoing', to: successor.id, cutUs: cut, seenAtMs, fromUs });
+        this.roles.set(shard, { kind: 'outgoing', to: successor.id, cutUs: cut, seenAtMs, fromUs, maxTsAtSeen });
       }
     }
     const after = this.owned();

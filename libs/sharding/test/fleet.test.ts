@@ -39,6 +39,7 @@ async function join(
     heartbeatMs: 2_000,
     replicaId: id,
     now,
+    handoverDelayMicros: 2_000_000,
   });
 }
 
@@ -158,11 +159,36 @@ describe('fleet membership', () => {
     for (const s of bShards) b.ownsAt(s, 23_500_000);
     expect(await left).toEqual({ released: true, heldShards: [] });
     expect(b.owned().size).toBe(0);
+    // Rows still queued in b's pipeline when it let go are b's if before the cut (drained, not dropped).
+    expect(b.ownsAt(shard, 21_999_999)).toBe(true);
+    expect(b.ownsAt(shard, 22_000_000)).toBe(false);
     await b.close();
     await a.tick();
     expect(a.owned().size).toBe(TOTAL);
     expect(a.roleCounts()).toEqual({ owned: TOTAL, incoming: 0, outgoing: 0 });
     await a.close();
+  });
+
+  it('puts the default cut past the time the old owner needs to learn it (two heartbeats)', async () => {
+    const c = clock();
+    const a = await join('g5', 'a', c.now);
+    const b = await FleetMembership.join({
+      client: localDynamoClient(dynamo.endpoint),
+      table: TABLE,
+      group: 'g5',
+      totalShards: TOTAL,
+      hasher,
+      leaseMs: 10_000,
+      heartbeatMs: 2_000,
+      replicaId: 'b',
+      now: c.now,
+    });
+    await tickAll([a, b]);
+    const shard = b.pendingHandovers()[0] as number;
+    b.markSynced(shard, 100_000_000);
+    expect(b.ownsAt(shard, 104_999_999)).toBe(false); // 2 × 2 s heartbeat + 1 s = 5 s
+    expect(b.ownsAt(shard, 105_000_000)).toBe(true);
+    await Promise.all([a.close(), b.close()]);
   });
 
   it("refuses a replica whose total_shards differs from the fleet's", async () => {
