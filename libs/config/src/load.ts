@@ -43,7 +43,8 @@ export function loadWith<S extends z.ZodType>(schema: S, options: LoadOptions): 
     );
   }
   const doc = structuredClone(raw) as Record<string, unknown>;
-  for (const [path, text, source] of [...envOverrides(options.env ?? {}), ...overrides]) {
+  const topLevel = new Set(Object.keys((schema as unknown as { shape?: Record<string, unknown> }).shape ?? {}));
+  for (const [path, text, source] of [...envOverrides(options.env ?? {}, topLevel), ...overrides]) {
     try {
       setPath(doc, path, parseScalar(text));
     } catch (err) {
