@@ -116,7 +116,11 @@ function readArgs(options: LoadOptions): { file: string | undefined; overrides: 
   return { file, overrides };
 }
 
-function envOverrides(env: Readonly<Record<string, string | undefined>>): Override[] {
+/**
+ * `CF_<KEY>__…` for the config's own top-level keys only: other CF_* variables (CF_GIT_SHA and
+ * CF_VERSION set by the image build, a test's CF_CRASH_ITERATIONS) are not config and are left alone.
+ */
+function envOverrides(env: Readonly<Record<string, string | undefined>>, topLevel: ReadonlySet<string>): Override[] {
   const out: Override[] = [];
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || name === 'CF_CONFIG' || value === undefined) continue;
@@ -124,6 +128,7 @@ function envOverrides(env: Readonly<Record<string, string | undefined>>): Overri
       .slice(ENV_PREFIX.length)
       .split('__')
       .map((s) => s.toLowerCase());
+    if (topLevel.size > 0 && !topLevel.has(path[0] ?? '')) continue;
     out.push([path, value, `env ${name}`]);
   }
   return out.sort((a, b) => a[2].localeCompare(b[2]));
