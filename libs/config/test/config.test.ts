@@ -40,6 +40,10 @@ describe('collector config', () => {
         CF_SINK__FLUSH_INTERVAL_MS: '1000',
         CF_EXCHANGES__BINANCE_USDM__SYMBOLS: '[BTCUSDT, SOLUSDT]',
         HOME: '/root',
+        // not config: set by the image build and by tests
+        CF_GIT_SHA: 'abc123',
+        CF_VERSION: '1.2.3',
+        CF_CRASH_ITERATIONS: '3',
       },
       argv: ['--sink.flush_interval_ms=250', '--set', 'kafka.enabled=false', '--sharding.total_shards=8'],
     });
