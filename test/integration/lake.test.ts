@@ -25,7 +25,7 @@ import {
 import { startLocalLake } from '@cryptoflow/local-stack';
 import type { LocalLake } from '@cryptoflow/local-stack';
 // queryLake is not exported from the package index yet (tools/local-stack/src/index.ts is the integrator's).
-import { queryLake } from '../../tools/local-stack/src/lake.js';
+import { queryLake } from '@cryptoflow/local-stack';
 import { decodeBound } from '@cryptoflow/sink';
 import { ROOT, routeS3ToLocal, withoutIngestTs } from './helpers.js';
 
@@ -190,7 +190,10 @@ describe('lake: replay → S3 → ledger → committer → Iceberg', () => {
     const [n, k, q, f] = res.rows[0] as [bigint, bigint, number, bigint];
     expect(Number(n)).toBe(g.length);
     expect(Number(k)).toBe(g.length);
-    expect(q).toBeCloseTo(g.reduce((a, r) => a + (r['qty'] as number), 0), 6);
+    expect(q).toBeCloseTo(
+      g.reduce((a, r) => a + (r['qty'] as number), 0),
+      6,
+    );
     expect(Number(f)).toBe(0); // nothing committed to funding: an empty table, not an error
     expect(res.text).toContain('n');
   });
@@ -198,15 +201,33 @@ describe('lake: replay → S3 → ledger → committer → Iceberg', () => {
   it('inline commits: each file its own snapshot, with exchange_ts bounds; exactly the golden rows', async () => {
     const config = loadCollectorConfig({
       file: join(ROOT, 'configs', 'local', 'collector-ticks.yaml'),
-      argv: [...lake.flags, '--sink.catalog.namespace=inline', '--sink.commit=inline', '--sink.flush_every_rows=16'],
+      argv: [
+        ...lake.flags,
+        '--sink.catalog.namespace=inline',
+        '--sink.commit=inline',
+        '--sink.flush_every_rows=16',
+      ],
     });
-    const result = await replay({ config, inputs: CAPTURES, emit: 'parquet', registry: new Registry(), logger });
+    const result = await replay({
+      config,
+      inputs: CAPTURES,
+      emit: 'parquet',
+      registry: new Registry(),
+      logger,
+    });
     const s3 = new S3Client({ endpoint: lake.s3.endpoint, region: 'us-east-1', forcePathStyle: true });
     const store = s3ObjectStore(s3);
-    const client = new IcebergRestClient({ uri: lake.catalog.uri, warehouse: lake.catalog.warehouse, signer: 'none', objects: store });
+    const client = new IcebergRestClient({
+      uri: lake.catalog.uri,
+      warehouse: lake.catalog.warehouse,
+      signer: 'none',
+      objects: store,
+    });
     const table = await client.loadTable({ namespace: 'inline', name: 'trades' });
     expect(table.metadata.snapshots).toHaveLength(result.files.length);
-    const current = table.metadata.snapshots!.find((s) => String(s['snapshot-id']) === String(table.metadata['current-snapshot-id']))!;
+    const current = table.metadata.snapshots!.find(
+      (s) => String(s['snapshot-id']) === String(table.metadata['current-snapshot-id']),
+    )!;
     const rows = await queryLake({
       catalogUri: lake.catalog.uri,
       warehouse: lake.catalog.warehouse,

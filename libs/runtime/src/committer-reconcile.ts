@@ -1,8 +1,9 @@
 import { readManifest, readManifestList, sameId } from '@cryptoflow/sink';
 import type { IcebergTableMetadata, ObjectReader } from '@cryptoflow/sink';
+import { COMMIT_ID_KEY } from '@cryptoflow/sink';
 
 /** Snapshot summary key carrying our deterministic commit id (written by IcebergRestClient.appendFiles). */
-export const COMMIT_ID_SUMMARY_KEY = 'cryptoflow.commit-id';
+export const COMMIT_ID_SUMMARY_KEY = COMMIT_ID_KEY;
 
 /** Where a data file was appended: one of our own snapshots. */
 export interface AppendedBy {

@@ -16,13 +16,31 @@ export type { FileStore, FilePut, StoredFile, LocalFileStoreOptions } from './st
 export { objectKey, fileHash16, loadKeyHasher } from './keys.js';
 
 // S3 stage (src/s3)
-export { S3FileStore, META_SHA256, S3ObjectWriter, CircuitBreaker, CIRCUIT_STATE_VALUE, withS3Retries, DEFAULT_S3_RETRY, isRetriableS3Error } from './s3/index.js';
-export type { S3FileStoreOptions, S3ObjectWriterOptions, CircuitBreakerOptions, CircuitState, RetryPolicy, RetryContext, CommonS3Options } from './s3/index.js';
+export {
+  S3FileStore,
+  META_SHA256,
+  S3ObjectWriter,
+  CircuitBreaker,
+  CIRCUIT_STATE_VALUE,
+  withS3Retries,
+  DEFAULT_S3_RETRY,
+  isRetriableS3Error,
+} from './s3/index.js';
+export type {
+  S3FileStoreOptions,
+  S3ObjectWriterOptions,
+  CircuitBreakerOptions,
+  CircuitState,
+  RetryPolicy,
+  RetryContext,
+  CommonS3Options,
+} from './s3/index.js';
 
 // Iceberg (src/iceberg)
 export {
   IcebergRestClient,
   DEFAULT_TABLE_PROPERTIES,
+  COMMIT_ID_KEY,
   currentSnapshot,
   findCommit,
   snapshotIdForCommit,

@@ -84,7 +84,8 @@ interface ErrorBody {
 }
 
 const COMMIT_BACKOFF: BackoffPolicy = { baseMs: 100, maxMs: 5_000, factor: 2 };
-const COMMIT_ID_KEY = 'cryptoflow.commit-id';
+/** Snapshot summary key carrying our deterministic commit id (how a commit is recognised after a lost answer). */
+export const COMMIT_ID_KEY = 'cryptoflow.commit-id';
 
 /** Table properties every CryptoFlow table is created with. */
 export const DEFAULT_TABLE_PROPERTIES: Readonly<Record<string, string>> = {
@@ -111,8 +112,10 @@ export class IcebergRestClient {
     this.base = options.uri.replace(/\/+$/, '');
     this.prefix = options.prefix;
     if (options.signer === 'sigv4') {
-      if (!options.region) throw new CfError('CF_CONFIG_INVALID', 'iceberg.region: required when signer is sigv4');
-      if (!options.credentials) throw new CfError('CF_CONFIG_INVALID', 'iceberg.credentials: required when signer is sigv4');
+      if (!options.region)
+        throw new CfError('CF_CONFIG_INVALID', 'iceberg.region: required when signer is sigv4');
+      if (!options.credentials)
+        throw new CfError('CF_CONFIG_INVALID', 'iceberg.credentials: required when signer is sigv4');
       this.signer = sigV4Signer({ region: options.region, credentials: options.credentials });
     }
     this.timeoutMs = options.requestTimeoutMs ?? 30_000;
@@ -122,16 +125,39 @@ export class IcebergRestClient {
     this.random = options.random ?? Math.random;
     this.now = options.now ?? Date.now;
     const registry = options.registry ?? new Registry();
-    this.commitLatency = histogram(registry, 's3tables_commit_latency_seconds', 'Iceberg append commit latency, from first load to outcome.', ['table', 'outcome']);
-    this.commitRetries = counter(registry, 's3tables_commit_retries_total', 'Iceberg commit attempts retried, by reason (conflict = 409, state_unknown = 5xx/timeout).', ['reason']);
+    this.commitLatency = histogram(
+      registry,
+      's3tables_commit_latency_seconds',
+      'Iceberg append commit latency, from first load to outcome.',
+      ['table', 'outcome'],
+    );
+    this.commitRetries = counter(
+      registry,
+      's3tables_commit_retries_total',
+      'Iceberg commit attempts retried, by reason (conflict = 409, state_unknown = 5xx/timeout).',
+      ['reason'],
+    );
   }
 
   // ---------------------------------------------------------------- config
 
   /** `GET /v1/config?warehouse=`: learns the route prefix (S3 Tables: the bucket ARN). */
-  async loadConfig(): Promise<{ defaults: Record<string, string>; overrides: Record<string, string>; endpoints?: string[] }> {
-    const res = await this.request('GET', `/v1/config?warehouse=${encodeURIComponent(this.options.warehouse)}`, undefined, { read: true });
-    const body = res.body as { defaults?: Record<string, string>; overrides?: Record<string, string>; endpoints?: string[] };
+  async loadConfig(): Promise<{
+    defaults: Record<string, string>;
+    overrides: Record<string, string>;
+    endpoints?: string[];
+  }> {
+    const res = await this.request(
+      'GET',
+      `/v1/config?warehouse=${encodeURIComponent(this.options.warehouse)}`,
+      undefined,
+      { read: true },
+    );
+    const body = res.body as {
+      defaults?: Record<string, string>;
+      overrides?: Record<string, string>;
+      endpoints?: string[];
+    };
     const defaults = body.defaults ?? {};
     const overrides = body.overrides ?? {};
     if (this.options.prefix === undefined) this.prefix = overrides['prefix'] ?? defaults['prefix'] ?? '';
@@ -168,7 +194,12 @@ export class IcebergRestClient {
   }
 
   async namespaceExists(namespace: string): Promise<boolean> {
-    const res = await this.request('HEAD', await this.path('namespaces', encodeURIComponent(namespace)), undefined, { read: true, allow404: true });
+    const res = await this.request(
+      'HEAD',
+      await this.path('namespaces', encodeURIComponent(namespace)),
+      undefined,
+      { read: true, allow404: true },
+    );
     return res.status !== 404;
   }
 
@@ -189,7 +220,12 @@ export class IcebergRestClient {
   // ---------------------------------------------------------------- tables
 
   async listTables(namespace: string): Promise<TableIdent[]> {
-    const res = await this.request('GET', await this.path('namespaces', encodeURIComponent(namespace), 'tables'), undefined, { read: true });
+    const res = await this.request(
+      'GET',
+      await this.path('namespaces', encodeURIComponent(namespace), 'tables'),
+      undefined,
+      { read: true },
+    );
     const ids = (res.body as { identifiers?: { namespace: string[]; name: string }[] }).identifiers ?? [];
     return ids.map((i) => ({ namespace: i.namespace.join('.'), name: i.name }));
   }
@@ -204,12 +240,20 @@ export class IcebergRestClient {
     if (options.partitionSpec !== undefined) body['partition-spec'] = options.partitionSpec;
     if (options.writeOrder !== undefined) body['write-order'] = options.writeOrder;
     if (options.location !== undefined) body['location'] = options.location;
-    const res = await this.request('POST', await this.path('namespaces', encodeURIComponent(namespace), 'tables'), body);
+    const res = await this.request(
+      'POST',
+      await this.path('namespaces', encodeURIComponent(namespace), 'tables'),
+      body,
+    );
     return toLoaded({ namespace, name }, res.body);
   }
 
   /** Create a canonical table from `libs/model` (schema with field ids, hourly partition spec). */
-  async createModelTable(namespace: string, table: TableName, properties: Readonly<Record<string, string>> = {}): Promise<LoadedTable> {
+  async createModelTable(
+    namespace: string,
+    table: TableName,
+    properties: Readonly<Record<string, string>> = {},
+  ): Promise<LoadedTable> {
     return this.createTable(namespace, table, {
       schema: icebergSchemaJson(table),
       partitionSpec: icebergPartitionSpecJson(table),
@@ -218,18 +262,26 @@ export class IcebergRestClient {
   }
 
   /** Load the model table, creating it first when absent (a concurrent creator's 409 → load). */
-  async ensureModelTable(namespace: string, table: TableName, properties: Readonly<Record<string, string>> = {}): Promise<LoadedTable> {
+  async ensureModelTable(
+    namespace: string,
+    table: TableName,
+    properties: Readonly<Record<string, string>> = {},
+  ): Promise<LoadedTable> {
     if (await this.tableExists({ namespace, name: table })) return this.loadTable({ namespace, name: table });
     try {
       return await this.createModelTable(namespace, table, properties);
     } catch (err) {
-      if (err instanceof CfError && err.context['status'] === 409) return this.loadTable({ namespace, name: table });
+      if (err instanceof CfError && err.context['status'] === 409)
+        return this.loadTable({ namespace, name: table });
       throw err;
     }
   }
 
   async tableExists(ident: TableIdent): Promise<boolean> {
-    const res = await this.request('HEAD', await this.tablePath(ident), undefined, { read: true, allow404: true });
+    const res = await this.request('HEAD', await this.tablePath(ident), undefined, {
+      read: true,
+      allow404: true,
+    });
     return res.status !== 404;
   }
 
@@ -254,14 +306,28 @@ export class IcebergRestClient {
    * One commit attempt. 409 → CF_CATALOG_CONFLICT; 500/502/503/504, a timeout or a broken connection →
    * CF_CATALOG_STATE_UNKNOWN (the change may or may not have been applied); both retriable.
    */
-  async commitTable(ident: TableIdent, requirements: readonly unknown[], updates: readonly unknown[]): Promise<{ metadataLocation: string; metadata: IcebergTableMetadata }> {
-    const res = await this.request('POST', await this.tablePath(ident), { identifier: { namespace: [ident.namespace], name: ident.name }, requirements, updates }, { commit: true });
+  async commitTable(
+    ident: TableIdent,
+    requirements: readonly unknown[],
+    updates: readonly unknown[],
+  ): Promise<{ metadataLocation: string; metadata: IcebergTableMetadata }> {
+    const res = await this.request(
+      'POST',
+      await this.tablePath(ident),
+      { identifier: { namespace: [ident.namespace], name: ident.name }, requirements, updates },
+      { commit: true },
+    );
     const body = res.body as { 'metadata-location': string; metadata: IcebergTableMetadata };
     return { metadataLocation: body['metadata-location'], metadata: body.metadata };
   }
 
   private async tablePath(ident: TableIdent): Promise<string> {
-    return this.path('namespaces', encodeURIComponent(ident.namespace), 'tables', encodeURIComponent(ident.name));
+    return this.path(
+      'namespaces',
+      encodeURIComponent(ident.namespace),
+      'tables',
+      encodeURIComponent(ident.name),
+    );
   }
 
   // ---------------------------------------------------------------- append
@@ -273,21 +339,41 @@ export class IcebergRestClient {
    * answer was lost (500/502/504/timeout) is recognised instead of applied twice. A 409 (someone else
    * committed first, e.g. S3 Tables compaction) rebuilds the manifest list on the new parent and retries.
    */
-  async appendFiles(ident: TableIdent, files: readonly DataFileInput[], options: AppendOptions): Promise<AppendResult> {
+  async appendFiles(
+    ident: TableIdent,
+    files: readonly DataFileInput[],
+    options: AppendOptions,
+  ): Promise<AppendResult> {
     const objects = this.options.objects;
-    if (!objects) throw new CfError('CF_CONFIG_INVALID', 'iceberg.objects: an ObjectStore is required for appendFiles');
-    if (files.length === 0) throw new CfError('CF_CATALOG', `appendFiles(${ident.namespace}.${ident.name}): no files to append`, { context: { commitId: options.commitId } });
+    if (!objects)
+      throw new CfError('CF_CONFIG_INVALID', 'iceberg.objects: an ObjectStore is required for appendFiles');
+    if (files.length === 0)
+      throw new CfError('CF_CATALOG', `appendFiles(${ident.namespace}.${ident.name}): no files to append`, {
+        context: { commitId: options.commitId },
+      });
     const paths = new Set<string>();
     for (const f of files) {
-      if (paths.has(f.filePath)) throw new CfError('CF_CATALOG', `appendFiles: file ${f.filePath} listed twice in commit ${options.commitId}`, { context: { commitId: options.commitId } });
+      if (paths.has(f.filePath))
+        throw new CfError(
+          'CF_CATALOG',
+          `appendFiles: file ${f.filePath} listed twice in commit ${options.commitId}`,
+          { context: { commitId: options.commitId } },
+        );
       paths.add(f.filePath);
     }
     const tableLabel = `${ident.namespace}.${ident.name}`;
     const started = performance.now();
     const snapshotId = snapshotIdForCommit(options.commitId);
-    const observe = (outcome: string): void => this.commitLatency.observe({ table: tableLabel, outcome }, (performance.now() - started) / 1000);
+    const observe = (outcome: string): void =>
+      this.commitLatency.observe({ table: tableLabel, outcome }, (performance.now() - started) / 1000);
 
-    let manifest: { location: string; record: Omit<ManifestFileRecord, 'sequence_number' | 'min_sequence_number'>; tableUuid: string } | undefined;
+    let manifest:
+      | {
+          location: string;
+          record: Omit<ManifestFileRecord, 'sequence_number' | 'min_sequence_number'>;
+          tableUuid: string;
+        }
+      | undefined;
     let lastError: unknown;
     for (let attempt = 1; attempt <= this.maxCommitAttempts; attempt++) {
       let table: LoadedTable;
@@ -305,7 +391,10 @@ export class IcebergRestClient {
           snapshotId: toBigIntId(found['snapshot-id'], 'snapshot-id'),
           committed: attempt > 1,
           attempts: attempt,
-          sequenceNumber: found['sequence-number'] === undefined ? null : toBigIntId(found['sequence-number'], 'sequence-number'),
+          sequenceNumber:
+            found['sequence-number'] === undefined
+              ? null
+              : toBigIntId(found['sequence-number'], 'sequence-number'),
           metadataLocation: table.metadataLocation,
           manifestListLocation: found['manifest-list'],
         };
@@ -315,24 +404,40 @@ export class IcebergRestClient {
         if (!manifest || manifest.tableUuid !== md['table-uuid']) {
           const schema = md.schemas.find((s) => s['schema-id'] === md['current-schema-id']);
           const spec = md['partition-specs'].find((s) => s['spec-id'] === md['default-spec-id']);
-          if (!schema || !spec) throw new CfError('CF_CATALOG', `${tableLabel}: current schema or default spec missing from metadata`);
+          if (!schema || !spec)
+            throw new CfError(
+              'CF_CATALOG',
+              `${tableLabel}: current schema or default spec missing from metadata`,
+            );
           const written = writeDataManifest({ snapshotId, schema, spec, files });
           const location = await objects.put(`${metadataDir}/${hex(snapshotId)}-m0.avro`, written.bytes);
-          manifest = { location, tableUuid: md['table-uuid'], record: { manifest_path: location, ...written.summary } };
+          manifest = {
+            location,
+            tableUuid: md['table-uuid'],
+            record: { manifest_path: location, ...written.summary },
+          };
         }
         const parent = currentSnapshot(md);
         const parentId = parent ? toBigIntId(parent['snapshot-id'], 'snapshot-id') : null;
-        const parentManifests = parent ? readManifestList(await objects.get(parent['manifest-list']), parent['manifest-list']) : [];
+        const parentManifests = parent
+          ? readManifestList(await objects.get(parent['manifest-list']), parent['manifest-list'])
+          : [];
         const sequenceNumber = toBigIntId(md['last-sequence-number'] ?? 0, 'last-sequence-number') + 1n;
         const listBytes = writeManifestList({
           snapshotId,
           parentSnapshotId: parentId,
           sequenceNumber,
           attempt,
-          manifests: [{ ...manifest.record, sequence_number: sequenceNumber, min_sequence_number: sequenceNumber }, ...parentManifests],
+          manifests: [
+            { ...manifest.record, sequence_number: sequenceNumber, min_sequence_number: sequenceNumber },
+            ...parentManifests,
+          ],
         });
         // A new key per attempt: an earlier attempt whose answer was lost may still land, and must keep its own list.
-        const listLocation = await objects.put(`${metadataDir}/snap-${hex(snapshotId)}-${attempt}-${sequenceNumber}.avro`, listBytes);
+        const listLocation = await objects.put(
+          `${metadataDir}/snap-${hex(snapshotId)}-${attempt}-${sequenceNumber}.avro`,
+          listBytes,
+        );
         const snapshot = {
           'snapshot-id': snapshotId,
           ...(parentId === null ? {} : { 'parent-snapshot-id': parentId }),
@@ -354,10 +459,22 @@ export class IcebergRestClient {
           ],
         );
         observe('committed');
-        return { snapshotId, committed: true, attempts: attempt, sequenceNumber, metadataLocation: committed.metadataLocation, manifestListLocation: listLocation };
+        return {
+          snapshotId,
+          committed: true,
+          attempts: attempt,
+          sequenceNumber,
+          metadataLocation: committed.metadataLocation,
+          manifestListLocation: listLocation,
+        };
       } catch (err) {
         lastError = err;
-        const reason = err instanceof CfError && err.code === 'CF_CATALOG_CONFLICT' ? 'conflict' : err instanceof CfError && err.code === 'CF_CATALOG_STATE_UNKNOWN' ? 'state_unknown' : undefined;
+        const reason =
+          err instanceof CfError && err.code === 'CF_CATALOG_CONFLICT'
+            ? 'conflict'
+            : err instanceof CfError && err.code === 'CF_CATALOG_STATE_UNKNOWN'
+              ? 'state_unknown'
+              : undefined;
         if (!reason || !(err instanceof CfError) || !err.retriable) {
           observe('failed');
           throw err;
@@ -369,11 +486,15 @@ export class IcebergRestClient {
     }
     observe('failed');
     const code = lastError instanceof CfError ? lastError.code : 'CF_CATALOG';
-    throw new CfError(code, `${tableLabel}: commit ${options.commitId} gave up after ${this.maxCommitAttempts} attempts`, {
-      retriable: true,
-      cause: lastError,
-      context: { table: tableLabel, commitId: options.commitId, snapshotId: String(snapshotId) },
-    });
+    throw new CfError(
+      code,
+      `${tableLabel}: commit ${options.commitId} gave up after ${this.maxCommitAttempts} attempts`,
+      {
+        retriable: true,
+        cause: lastError,
+        context: { table: tableLabel, commitId: options.commitId, snapshotId: String(snapshotId) },
+      },
+    );
   }
 
   // ---------------------------------------------------------------- http
@@ -387,7 +508,14 @@ export class IcebergRestClient {
     const attempts = opts.read ? this.maxReadAttempts : 1;
     let last: unknown;
     for (let attempt = 0; attempt < attempts; attempt++) {
-      if (attempt > 0) await sleep(backoffDelayMs(attempt - 1, DEFAULT_BACKOFF.baseMs > 100 ? { ...DEFAULT_BACKOFF, baseMs: 100 } : DEFAULT_BACKOFF, this.random));
+      if (attempt > 0)
+        await sleep(
+          backoffDelayMs(
+            attempt - 1,
+            DEFAULT_BACKOFF.baseMs > 100 ? { ...DEFAULT_BACKOFF, baseMs: 100 } : DEFAULT_BACKOFF,
+            this.random,
+          ),
+        );
       try {
         return await this.requestOnce(method, pathAndQuery, body, opts);
       } catch (err) {
@@ -408,7 +536,13 @@ export class IcebergRestClient {
     const text = body === undefined ? undefined : stringifyJson(body);
     let headers: Record<string, string> = { accept: 'application/json', ...(this.options.headers ?? {}) };
     if (text !== undefined) headers['content-type'] = 'application/json';
-    if (this.signer) headers = await this.signer.sign({ method, url, headers, ...(text === undefined ? {} : { body: text }) });
+    if (this.signer)
+      headers = await this.signer.sign({
+        method,
+        url,
+        headers,
+        ...(text === undefined ? {} : { body: text }),
+      });
     const context = { method, path: url.pathname };
     let res: Awaited<ReturnType<typeof fetch>>;
     let raw: string;
@@ -423,11 +557,15 @@ export class IcebergRestClient {
       raw = method === 'HEAD' ? '' : await res.text();
     } catch (err) {
       // Timeout or broken connection: for a commit the server may have applied it.
-      throw new CfError(opts.commit ? 'CF_CATALOG_STATE_UNKNOWN' : 'CF_CATALOG', `${method} ${url.pathname}: ${(err as Error).message}`, {
-        retriable: true,
-        cause: err,
-        context,
-      });
+      throw new CfError(
+        opts.commit ? 'CF_CATALOG_STATE_UNKNOWN' : 'CF_CATALOG',
+        `${method} ${url.pathname}: ${(err as Error).message}`,
+        {
+          retriable: true,
+          cause: err,
+          context,
+        },
+      );
     }
     if (res.ok || (opts.allow404 && res.status === 404)) {
       return { status: res.status, body: raw.length > 0 ? parseJson(raw) : undefined };
@@ -438,10 +576,19 @@ export class IcebergRestClient {
     } catch {
       parsed = {};
     }
-    const errCtx = { ...context, status: res.status, type: parsed.error?.type, serverMessage: parsed.error?.message ?? raw.slice(0, 200) };
+    const errCtx = {
+      ...context,
+      status: res.status,
+      type: parsed.error?.type,
+      serverMessage: parsed.error?.message ?? raw.slice(0, 200),
+    };
     const msg = `${method} ${url.pathname} → ${res.status} ${parsed.error?.type ?? ''}: ${parsed.error?.message ?? raw.slice(0, 200)}`;
-    if (opts.commit && res.status === 409) throw new CfError('CF_CATALOG_CONFLICT', msg, { retriable: true, context: errCtx });
-    if (opts.commit && (res.status === 500 || res.status === 502 || res.status === 503 || res.status === 504)) {
+    if (opts.commit && res.status === 409)
+      throw new CfError('CF_CATALOG_CONFLICT', msg, { retriable: true, context: errCtx });
+    if (
+      opts.commit &&
+      (res.status === 500 || res.status === 502 || res.status === 503 || res.status === 504)
+    ) {
       throw new CfError('CF_CATALOG_STATE_UNKNOWN', msg, { retriable: true, context: errCtx });
     }
     const retriable = res.status >= 500 || res.status === 429 || res.status === 419;
@@ -450,9 +597,19 @@ export class IcebergRestClient {
 }
 
 function toLoaded(ident: TableIdent, body: unknown): LoadedTable {
-  const b = body as { 'metadata-location'?: string | null; metadata?: IcebergTableMetadata; config?: Record<string, string> };
-  if (!b || !b.metadata) throw new CfError('CF_CATALOG', `load ${ident.namespace}.${ident.name}: response has no metadata`);
-  return { ident, metadataLocation: b['metadata-location'] ?? null, metadata: b.metadata, config: b.config ?? {} };
+  const b = body as {
+    'metadata-location'?: string | null;
+    metadata?: IcebergTableMetadata;
+    config?: Record<string, string>;
+  };
+  if (!b || !b.metadata)
+    throw new CfError('CF_CATALOG', `load ${ident.namespace}.${ident.name}: response has no metadata`);
+  return {
+    ident,
+    metadataLocation: b['metadata-location'] ?? null,
+    metadata: b.metadata,
+    config: b.config ?? {},
+  };
 }
 
 /** The snapshot `main` points at (falls back to current-snapshot-id for catalogs without refs). */
@@ -460,7 +617,11 @@ export function currentSnapshot(md: IcebergTableMetadata): IcebergSnapshot | und
   const id = md.refs?.['main']?.['snapshot-id'] ?? md['current-snapshot-id'];
   if (id === undefined || id === null || sameId(id, -1)) return undefined;
   const snap = md.snapshots?.find((s) => sameId(s['snapshot-id'], id));
-  if (!snap) throw new CfError('CF_CATALOG', `metadata: main points at snapshot ${String(id)} which is not in snapshots`);
+  if (!snap)
+    throw new CfError(
+      'CF_CATALOG',
+      `metadata: main points at snapshot ${String(id)} which is not in snapshots`,
+    );
   return snap;
 }
 
@@ -469,18 +630,30 @@ export function currentSnapshot(md: IcebergTableMetadata): IcebergSnapshot | und
  * alone could collide with a foreign snapshot (2^-63, but free to check). A snapshot expired by table
  * maintenance (S3 Tables: after 120 h) can no longer be found; the ledger is the long-term record.
  */
-export function findCommit(md: IcebergTableMetadata, snapshotId: bigint, commitId: string): IcebergSnapshot | undefined {
-  return md.snapshots?.find((s) => sameId(s['snapshot-id'], snapshotId) && s.summary[COMMIT_ID_KEY] === commitId);
+export function findCommit(
+  md: IcebergTableMetadata,
+  snapshotId: bigint,
+  commitId: string,
+): IcebergSnapshot | undefined {
+  return md.snapshots?.find(
+    (s) => sameId(s['snapshot-id'], snapshotId) && s.summary[COMMIT_ID_KEY] === commitId,
+  );
 }
 
-function buildSummary(parent: IcebergSnapshot | undefined, files: readonly DataFileInput[], options: AppendOptions): Record<string, string> {
+function buildSummary(
+  parent: IcebergSnapshot | undefined,
+  files: readonly DataFileInput[],
+  options: AppendOptions,
+): Record<string, string> {
   let records = 0;
   let bytes = 0;
   const partitions = new Set<string>();
   for (const f of files) {
     records += f.recordCount;
     bytes += f.fileSizeInBytes;
-    partitions.add(JSON.stringify(Object.entries(f.partition).map(([k, v]) => [k, v === null ? null : String(v)])));
+    partitions.add(
+      JSON.stringify(Object.entries(f.partition).map(([k, v]) => [k, v === null ? null : String(v)])),
+    );
   }
   const summary: Record<string, string> = {
     ...(options.summary ?? {}),

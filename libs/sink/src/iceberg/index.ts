@@ -1,4 +1,10 @@
-export { IcebergRestClient, DEFAULT_TABLE_PROPERTIES, currentSnapshot, findCommit } from './client.js';
+export {
+  IcebergRestClient,
+  DEFAULT_TABLE_PROPERTIES,
+  COMMIT_ID_KEY,
+  currentSnapshot,
+  findCommit,
+} from './client.js';
 export type { IcebergRestClientOptions, CreateTableOptions, AppendOptions, AppendResult } from './client.js';
 export { snapshotIdForCommit } from './snapshot-id.js';
 export { encodeBound, decodeBound, hourTransform } from './bounds.js';
