@@ -1,6 +1,8 @@
 /**
- * An elastic fleet through scale steps during a replay at recorded pace: collector-ticks binaries (child
- * processes) in dynamic fleet mode, leases in DynamoDB (dynalite), against the fake spot and USD-M venues.
+ * An elastic fleet through scale steps during a replay at recorded pace: collector-funding binaries (child
+ * processes) in dynamic fleet mode, leases in DynamoDB (dynalite), against the fake USD-M venue (mark price
+ * once a second per symbol: an even cadence, so a gap shows). One venue: handover cuts are in exchange time,
+ * and the spot and USD-M captures were recorded months apart (their clocks disagree; live venues agree).
  *
  *   3 replicas (A, B, C) → D joins (4) → A is stopped with SIGTERM (3, planned: hands its shards over
  *   make-before-break) → B is killed with SIGKILL (2: its shards have no collector until its lease expires).
@@ -13,7 +15,7 @@
  *   to shards the killed replica held, and fall in the window from its last flush to the takeover after its
  *   lease expired. The planned steps (join, SIGTERM) lose nothing.
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
@@ -25,7 +27,7 @@ import { startDynamo } from '@cryptoflow/stand-ins';
 import { ROOT, readTableRows, startApp, waitFor } from './helpers.js';
 
 const CAPTURES = join(ROOT, 'test', 'fixtures', 'captures');
-const TOTAL_SHARDS = 16; // configs/local/collector-ticks.yaml
+const TOTAL_SHARDS = 16; // configs/local/collector-funding.yaml
 const LEASE_MS = 3_000;
 const HEARTBEAT_MS = 1_000;
 const FLUSH_MS = 500;
@@ -53,34 +55,23 @@ describe('elastic fleet: 3 → 4 → 3 (SIGTERM) → 2 (SIGKILL) during a replay
     const hasher = await createShardHasher();
     const dynamo = await startDynamo();
     cleanups.push(() => dynamo.close());
-    const spot = new FakeExchange({
-      venue: 'binance',
-      captures: [join(CAPTURES, 'BINANCE.ws.1.0'), join(CAPTURES, 'BINANCE.http.0.0')],
-      speed: 1,
-      startOn: 'manual',
-    });
     const usdm = new FakeExchange({
       venue: 'binance-usdm',
-      captures: [join(CAPTURES, 'BINANCE_FUTURES.ws.1.0'), join(CAPTURES, 'BINANCE_FUTURES.http.0.0')],
+      captures: [join(CAPTURES, 'BINANCE_FUTURES.ws.1.0'), join(CAPTURES, 'BINANCE_FUTURES.synthetic.ws.0')],
       speed: 1,
       startOn: 'manual',
     });
-    const [s, u] = await Promise.all([spot.listen(), usdm.listen()]);
-    cleanups.push(
-      () => spot.close(),
-      () => usdm.close(),
-    );
+    const u = await usdm.listen();
+    cleanups.push(() => usdm.close());
 
     const start = async (name: string): Promise<Replica> => {
       const dir = mkdtempSync(join(tmpdir(), `fleet-scale-${name}-`));
       cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
       const { child, healthUrl, output } = startApp(
-        'collector-ticks',
+        'collector-funding',
         [
           '--config',
-          join(ROOT, 'configs', 'local', 'collector-ticks.yaml'),
-          `--exchanges.binance.ws_url=${s.wsUrl}`,
-          `--exchanges.binance.rest_url=${s.restUrl}`,
+          join(ROOT, 'configs', 'local', 'collector-funding.yaml'),
           `--exchanges.binance-usdm.ws_url=${u.wsUrl}`,
           `--exchanges.binance-usdm.rest_url=${u.restUrl}`,
           '--fleet.mode=dynamic',
@@ -163,7 +154,6 @@ describe('elastic fleet: 3 → 4 → 3 (SIGTERM) → 2 (SIGKILL) during a replay
     const B = await start('B');
     const C = await start('C');
     const t0 = Date.now();
-    spot.start();
     usdm.start();
     const at = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, t0 + ms - Date.now())));
     const s3 = await settled([A, B, C], '3 replicas');
@@ -190,16 +180,16 @@ describe('elastic fleet: 3 → 4 → 3 (SIGTERM) → 2 (SIGKILL) during a replay
     const takeoverAt = Date.now() - t0;
     step('3 → 2 (B SIGKILL, lease expiry)', s3b, s2, 3, 2);
 
-    await Promise.all([spot.whenFinished(), usdm.whenFinished()]);
+    await usdm.whenFinished();
     await new Promise((r) => setTimeout(r, 1_000));
     for (const r of [C, D]) r.child.kill('SIGTERM');
     for (const r of [C, D]) expect(await r.exited).toBe(0);
 
     // The union of what the four replicas wrote against the single-collector (golden) output.
-    const table = 'trades';
+    const table = 'funding';
     const key = (row: Record<string, unknown>): string =>
       TABLE_SCHEMAS[table].naturalKey.map((c) => String(row[c])).join('|');
-    const golden = readFileSync(join(ROOT, 'test', 'golden', 'ticks.jsonl'), 'utf8')
+    const golden = readFileSync(join(ROOT, 'test', 'golden', 'funding.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)
       .map((l) => JSON.parse(l) as Record<string, unknown>);
@@ -228,6 +218,9 @@ describe('elastic fleet: 3 → 4 → 3 (SIGTERM) → 2 (SIGKILL) during a replay
         `at ${window.length ? `${Math.min(...window).toFixed(0)}–${Math.max(...window).toFixed(0)} ms` : '-'} into the replay); ` +
         `SIGTERM at ${sigtermAt} ms, SIGKILL at ${killAt} ms, takeover settled at ${takeoverAt} ms (lease ${LEASE_MS} ms)`,
     );
+    const logDir = mkdtempSync(join(tmpdir(), 'fleet-scale-logs-'));
+    for (const r of [A, B, C, D]) writeFileSync(join(logDir, `${r.name}.log`), r.output());
+    report.push(`replica logs: ${logDir}`);
     console.log(`fleet-scale:\n  ${report.join('\n  ')}`);
     expect(duplicates).toEqual([]);
     // Planned steps lose nothing; the kill loses only B's shards' rows, between its last flush and the takeover.

@@ -124,8 +124,13 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   const retiring = new Set<ShardUnit>();
   const fleet = ownership instanceof FleetMembership ? ownership : undefined;
   const ownsAt = fleet ? (shard: number, ts: number): boolean => fleet.ownsAt(shard, ts) : undefined;
-  /** Latest exchange time of any row of this process: the venue clock, for cuts on quiet shards. */
-  let processMaxTs = 0;
+  /**
+   * Latest exchange time of any row per venue: the venue's clock, for cuts on quiet shards. Per venue, never
+   * mixed: two venues' clocks can differ (replays of captures from different days), and a cut taken from the
+   * wrong clock would fall in the other venue's past (rows written twice) or far future (rows dropped).
+   */
+  const venueMaxTs = new Map<Exchange, number>();
+  const venueClock = (exchange: Exchange): number => venueMaxTs.get(exchange) ?? 0;
   const mHandovers = counter(
     registry,
     'shard_handovers_total',
@@ -151,7 +156,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
     const rowFilter = (row: CanonicalRow): boolean => {
       const ts = row.exchange_ts;
       if (ts > self.maxTs) self.maxTs = ts;
-      if (ts > processMaxTs) processMaxTs = ts;
+      if (ts > venueClock(exchange)) venueMaxTs.set(exchange, ts);
       // Called first for its side effect: the fleet tracks each shard's stream position for releases.
       const fleetOk = ownsAt ? ownsAt(shard, ts) : true;
       const { from, until } = self;
@@ -272,7 +277,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
     }
     if (u.openSeenAt === 0) u.openSeenAt = nowMs;
     if (!(u.pipeline.processor.ready?.().ok ?? true)) return false;
-    return u.maxTs > 0 || (processMaxTs > 0 && nowMs - u.openSeenAt >= QUIET_LIVE_AFTER_MS);
+    return u.maxTs > 0 || (venueClock(u.exchange) > 0 && nowMs - u.openSeenAt >= QUIET_LIVE_AFTER_MS);
   };
 
   const assign = (): void => {
@@ -298,7 +303,9 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       // A predecessor that produced no row yet (its book never synced, or a quiet shard) has nothing to hand
       // over: the new unit writes everything and the old one nothing more, with no delay (no gap).
       const idle = old.maxTs === 0;
-      const cut = idle ? Number.NEGATIVE_INFINITY : Math.max(unit.maxTs, old.maxTs, processMaxTs) + HANDOVER_DELAY_US;
+      const cut = idle
+        ? Number.NEGATIVE_INFINITY
+        : Math.max(unit.maxTs, old.maxTs, venueClock(unit.exchange)) + HANDOVER_DELAY_US;
       unit.from = idle ? old.from : Math.max(cut, typeof old.from === 'number' ? old.from : 0);
       old.until = cut;
       unit.cutSetAt = nowMs;
@@ -324,8 +331,10 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       for (const shard of fleet.pendingHandovers()) {
         const shardUnits = [...units.values()].filter((u) => u.shard === shard);
         if (!shardUnits.every((u) => unitLive(u, nowMs))) continue;
-        // A shard with no symbol of this stream has nothing to sync: cut at the process's venue clock.
-        const latest = Math.max(processMaxTs, ...shardUnits.map((u) => u.maxTs));
+        // The cut must be ahead on the clock of every venue the shard has symbols on; a shard with no symbol
+        // of this stream has nothing to sync and takes any venue clock.
+        const clocks = shardUnits.length > 0 ? shardUnits.map((u) => venueClock(u.exchange)) : [...venueMaxTs.values()];
+        const latest = Math.max(0, ...clocks, ...shardUnits.map((u) => u.maxTs));
         if (latest <= 0) continue;
         fleet.markSynced(shard, latest);
         for (const u of shardUnits) mHandovers.inc({ exchange: u.exchange, stream, kind: 'fleet' });
