@@ -99,8 +99,17 @@ describe.runIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '1')('elastic fleet: 3 â
       const url = await healthUrl.catch((err: unknown) => {
         throw new Error(`${String(err)}\n${output()}`);
       });
-      return { name, child, url, dir, exited, output };
+      const replica = { name, child, url, dir, exited, output };
+      started.push(replica);
+      return replica;
     };
+    // Every replica's log is kept (also when an assertion fails): the handover decisions are in it.
+    const started: Replica[] = [];
+    const logDir = mkdtempSync(join(tmpdir(), 'fleet-scale-logs-'));
+    cleanups.push(() => {
+      for (const r of started) writeFileSync(join(logDir, `${r.name}.log`), r.output());
+      console.log(`fleet-scale: replica logs in ${logDir}`);
+    });
 
     const ready = async (r: Replica): Promise<ReadyBody> =>
       (await (await fetch(`${r.url}/ready`)).json()) as ReadyBody;
@@ -112,7 +121,7 @@ describe.runIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '1')('elastic fleet: 3 â
         const body = await ready(r);
         ids.set(body.ownership.replicaId, r.name);
         for (const [shard, role] of Object.entries(body.ownership.shards))
-          if (role !== 'outgoing') owners[Number(shard)] = owners[Number(shard)] ? '?' : r.name;
+          if (!role.startsWith('outgoing')) owners[Number(shard)] = owners[Number(shard)] ? '?' : r.name;
       }
       return { owners, ids };
     };
@@ -223,8 +232,6 @@ describe.runIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '1')('elastic fleet: 3 â
         `at ${window.length ? `${Math.min(...window).toFixed(0)}â€“${Math.max(...window).toFixed(0)} ms` : '-'} into the replay); ` +
         `SIGTERM at ${sigtermAt} ms, SIGKILL at ${killAt} ms, takeover settled at ${takeoverAt} ms (lease ${LEASE_MS} ms)`,
     );
-    const logDir = mkdtempSync(join(tmpdir(), 'fleet-scale-logs-'));
-    for (const r of [A, B, C, D]) writeFileSync(join(logDir, `${r.name}.log`), r.output());
     report.push(`replica logs: ${logDir}`);
     console.log(`fleet-scale:\n  ${report.join('\n  ')}`);
     expect(duplicates).toEqual([]);

@@ -12,7 +12,7 @@ import type { Registry } from '@cryptoflow/metrics';
 import type { CanonicalRow, Exchange } from '@cryptoflow/model';
 import { STREAM_TABLE } from '@cryptoflow/model';
 import { FleetMembership, createShardHasher, ownedSymbols } from '@cryptoflow/sharding';
-import type { ShardHasher, ShardOwnership } from '@cryptoflow/sharding';
+import type { RowDecision, ShardHasher, ShardOwnership } from '@cryptoflow/sharding';
 import { ShardPipeline } from './pipeline.js';
 import type { RowConsumer } from './pipeline.js';
 import { createProcessor } from './processors.js';
@@ -123,7 +123,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   /** Units handing over to a replacement (egress move): they still write rows before the cut. */
   const retiring = new Set<ShardUnit>();
   const fleet = ownership instanceof FleetMembership ? ownership : undefined;
-  const ownsAt = fleet ? (shard: number, ts: number): boolean => fleet.ownsAt(shard, ts) : undefined;
+  const decideAt = fleet ? (shard: number, ts: number): RowDecision => fleet.decideAt(shard, ts) : undefined;
   /**
    * Latest exchange time of any row per venue: the venue's clock, for cuts on quiet shards. Per venue, never
    * mixed: two venues' clocks can differ (replays of captures from different days), and a cut taken from the
@@ -153,15 +153,15 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
     const ip = pool?.ipFor(shard);
     // The unit is referenced by its row filter; assigned right after construction, before any row flows.
     let self!: ShardUnit;
-    const rowFilter = (row: CanonicalRow): boolean => {
+    const rowFilter = (row: CanonicalRow): boolean | 'hold' => {
       const ts = row.exchange_ts;
       if (ts > self.maxTs) self.maxTs = ts;
       if (ts > venueClock(exchange)) venueMaxTs.set(exchange, ts);
       // Called first for its side effect: the fleet tracks each shard's stream position for releases.
-      const fleetOk = ownsAt ? ownsAt(shard, ts) : true;
+      const fleetDecision = decideAt ? decideAt(shard, ts) : 'write';
       const { from, until } = self;
       if (from === 'pending' || (from !== null && ts < from) || (until !== null && ts >= until)) return false;
-      return fleetOk;
+      return fleetDecision === 'hold' ? 'hold' : fleetDecision === 'write';
     };
     const pipeline = new ShardPipeline({
       app: ctx.app,
@@ -296,6 +296,8 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
    */
   const handoverTick = (): void => {
     const nowMs = Date.now();
+    // Rows held for an unacknowledged fleet cut: written or skipped once the acknowledgement is in.
+    for (const u of [...units.values(), ...retiring]) if (u.pipeline.heldRows > 0) u.pipeline.releaseHeld();
     for (const unit of units.values()) {
       const old = unit.replaces;
       if (unit.from !== 'pending' || !old) continue;
@@ -331,14 +333,15 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       for (const shard of fleet.pendingHandovers()) {
         const shardUnits = [...units.values()].filter((u) => u.shard === shard);
         if (!shardUnits.every((u) => unitLive(u, nowMs))) continue;
-        // The cut must be ahead on the clock of every venue the shard has symbols on; a shard with no symbol
-        // of this stream has nothing to sync and takes any venue clock.
+        // The cut must be ahead on the clock of every venue the shard has symbols on. A shard with no symbol
+        // of this stream never has a row: any cut splits nothing, so it takes any venue clock, or none (a
+        // replica holding only such shards knows no clock, and must still answer its predecessor).
         const clocks = shardUnits.length > 0 ? shardUnits.map((u) => venueClock(u.exchange)) : [...venueMaxTs.values()];
         const latest = Math.max(0, ...clocks, ...shardUnits.map((u) => u.maxTs));
-        if (latest <= 0) continue;
+        if (latest <= 0 && shardUnits.length > 0) continue;
         fleet.markSynced(shard, latest);
         for (const u of shardUnits) mHandovers.inc({ exchange: u.exchange, stream, kind: 'fleet' });
-        logger.info({ shard, latestExchangeTs: latest }, 'fleet handover: shard synced, cut published');
+        logger.info({ shard, latestExchangeTs: latest }, 'fleet handover: shard synced, cut proposed');
       }
     }
   };
@@ -378,7 +381,11 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   const mLease = gauge(registry, 'fleet_lease_valid', '1 while this replica holds a valid fleet lease (static ownership: always 1).');
   const mReplicas = gauge(registry, 'fleet_live_replicas', 'Live replicas in the last fleet view (static: replica_count).');
   const mUnits = gauge(registry, 'collector_shard_units', 'Shard pipelines running (retiring ones of an egress move included).', ['exchange']);
+  const mHeld = gauge(registry, 'fleet_rows_held', 'Rows held until the old owner acknowledges a handover cut (normally 0).');
   const updateFleetMetrics = (): void => {
+    let held = 0;
+    for (const u of [...units.values(), ...retiring]) held += u.pipeline.heldRows;
+    mHeld.set(held);
     if (fleet) {
       const counts = fleet.roleCounts();
       for (const role of ['owned', 'incoming', 'outgoing'] as const) mOwned.set({ role }, counts[role]);

@@ -32,6 +32,7 @@ export async function createOwnership(
     leaseMs: config.fleet.lease_ms,
     heartbeatMs: config.fleet.heartbeat_ms,
     onFenced: (reason) => logger.error({ reason }, 'fenced: lease lost, giving up every shard and rejoining'),
+    onHandover: (event) => logger.info(event, `fleet handover: cut ${event.kind}`),
   });
   logger.info(fleet.describe(), 'joined fleet');
   return fleet;

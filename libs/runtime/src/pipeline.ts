@@ -39,8 +39,11 @@ export interface ShardPipelineOptions {
   readonly settings: ChannelSettings;
   readonly createProcessor: (emit: (row: CanonicalRow) => void) => FrameProcessor;
   readonly consumers: readonly RowConsumer[];
-  /** Drops rows this replica must not write (shard handover cut). Counted. */
-  readonly rowFilter?: (row: CanonicalRow) => boolean;
+  /**
+   * Drops rows this replica must not write (shard handover cut), counted; `'hold'` keeps a row (and every
+   * row after it, so order holds) until the decision is known: `releaseHeld()` asks again.
+   */
+  readonly rowFilter?: (row: CanonicalRow) => boolean | 'hold';
   readonly registry: Registry;
   readonly logger: Logger;
   readonly watcher?: ChannelWatcher;
@@ -50,6 +53,12 @@ export interface ShardPipelineOptions {
 
 const RAW_BATCH = 256;
 const ROW_BATCH = 2048;
+/**
+ * Rows held for one shard (a handover cut not yet acknowledged) past which the sink loop waits instead:
+ * backpressure up to the socket, the channels' normal policy, rather than unbounded memory.
+ */
+const MAX_HELD_ROWS = 100_000;
+const HELD_RECHECK_MS = 50;
 
 /**
  * One (exchange, shard) lane: raw channel → processor → row channel → consumers. Every item of one
@@ -66,6 +75,9 @@ export class ShardPipeline {
   private readonly rejected: Counter<'exchange' | 'stream' | 'shard' | 'reason'>;
   private readonly once: OnceLogger;
   private readonly labels: { exchange: string; stream: string; shard: string };
+  /** Rows waiting for a handover decision, in arrival order. */
+  private held: CanonicalRow[] = [];
+  private heldHead = 0;
   rowsOut = 0;
 
   constructor(private readonly options: ShardPipelineOptions) {
@@ -124,6 +136,30 @@ export class ShardPipeline {
     return this.raw.offer(frame) ? Promise.resolve() : this.raw.send(frame);
   }
 
+  /** Rows held for a handover decision. */
+  get heldRows(): number {
+    return this.held.length - this.heldHead;
+  }
+
+  /**
+   * Asks the row filter again for held rows, in order, up to the first still undecided; written or
+   * rejected as it now says. Called when ownership changes (and by the sink loop before each batch).
+   */
+  releaseHeld(): void {
+    const filter = this.options.rowFilter;
+    if (!filter) return;
+    while (this.heldHead < this.held.length) {
+      const row = this.held[this.heldHead] as CanonicalRow;
+      const decision = filter(row);
+      if (decision === 'hold') return;
+      this.heldHead++;
+      if (decision) this.deliver(row);
+      else this.rejected.inc({ ...this.labels, reason: 'not_owner' });
+    }
+    this.held = [];
+    this.heldHead = 0;
+  }
+
   /** Closes the input and resolves when every frame received has become rows handed to the consumers. */
   async finish(): Promise<void> {
     this.start();
@@ -134,6 +170,18 @@ export class ShardPipeline {
     await this.outlet.settle();
     if (!this.rows.closed) this.rows.close();
     await this.sinkLoop;
+    this.releaseHeld();
+    const undecided = this.heldRows;
+    if (undecided > 0) {
+      // Stopped while a handover cut was still unacknowledged: the old owner has not stopped writing these.
+      this.rejected.inc({ ...this.labels, reason: 'handover_unacknowledged' }, undecided);
+      this.options.logger.warn(
+        { rows: undecided, first: this.held[this.heldHead]?.exchange_ts },
+        'shard stopped with rows held for an unacknowledged handover cut: left to the old owner',
+      );
+      this.held = [];
+      this.heldHead = 0;
+    }
     this.options.watcher?.unwatch(this.raw as BoundedChannel<unknown>);
     this.options.watcher?.unwatch(this.rows as BoundedChannel<unknown>);
   }
@@ -148,31 +196,55 @@ export class ShardPipeline {
   }
 
   private async runSink(): Promise<void> {
-    const { consumers, rowFilter } = this.options;
+    const { rowFilter } = this.options;
     for (;;) {
       const batch = await this.rows.receiveBatch(ROW_BATCH);
       if (batch.length === 0) return;
+      if (this.heldRows > 0) this.releaseHeld();
       for (let i = 0; i < batch.length; i++) {
         const row = batch[i] as CanonicalRow;
-        if (rowFilter && !rowFilter(row)) {
+        if (this.heldRows > 0) {
+          // Behind a held row: wait in line, so a symbol's rows never overtake each other.
+          await this.hold(row);
+          continue;
+        }
+        const decision = rowFilter ? rowFilter(row) : true;
+        if (decision === 'hold') {
+          await this.hold(row);
+          continue;
+        }
+        if (!decision) {
           this.rejected.inc({ ...this.labels, reason: 'not_owner' });
           continue;
         }
-        for (let c = 0; c < consumers.length; c++) {
-          try {
-            (consumers[c] as RowConsumer).write(row);
-          } catch (err) {
-            if (!(err instanceof CfError) || err.code !== 'CF_SCHEMA') throw err;
-            this.rejected.inc({ ...this.labels, reason: 'schema' });
-            this.once.warn(
-              `schema:${row.table}`,
-              { err: err.message, row: framePreview(JSON.stringify(row)) },
-              'row rejected by the sink schema',
-            );
-          }
-        }
-        this.rowsOut++;
+        this.deliver(row);
       }
     }
+  }
+
+  private async hold(row: CanonicalRow): Promise<void> {
+    this.held.push(row);
+    while (this.heldRows >= MAX_HELD_ROWS) {
+      await new Promise((r) => setTimeout(r, HELD_RECHECK_MS));
+      this.releaseHeld();
+    }
+  }
+
+  private deliver(row: CanonicalRow): void {
+    const { consumers } = this.options;
+    for (let c = 0; c < consumers.length; c++) {
+      try {
+        (consumers[c] as RowConsumer).write(row);
+      } catch (err) {
+        if (!(err instanceof CfError) || err.code !== 'CF_SCHEMA') throw err;
+        this.rejected.inc({ ...this.labels, reason: 'schema' });
+        this.once.warn(
+          `schema:${row.table}`,
+          { err: err.message, row: framePreview(JSON.stringify(row)) },
+          'row rejected by the sink schema',
+        );
+      }
+    }
+    this.rowsOut++;
   }
 }

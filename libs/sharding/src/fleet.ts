@@ -37,32 +37,89 @@ export interface FleetMembershipOptions {
    */
   readonly handoverDelayMicros?: number;
   readonly onFenced?: (reason: string) => void;
+  /** Tests: no heartbeat timer; `tick()` is the only heartbeat. */
+  readonly manualHeartbeats?: boolean;
+  /** Each handover step, for the log: where every cut came from is what an operator needs after the fact. */
+  readonly onHandover?: (event: HandoverEvent) => void;
 }
+
+export type HandoverEvent =
+  | { readonly kind: 'proposed'; readonly shard: number; readonly from: string; readonly proposalUs: number }
+  | {
+      readonly kind: 'acknowledged';
+      readonly shard: number;
+      readonly to: string;
+      readonly proposalUs: number;
+      readonly cutUs: number;
+      /** Our latest written row of the shard when we acknowledged (0: none). */
+      readonly writtenUs: number;
+    }
+  | {
+      readonly kind: 'taken';
+      readonly shard: number;
+      readonly from: string;
+      readonly proposalUs: number;
+      readonly cutUs: number;
+      /** False: the old owner died before acknowledging; we write from our proposal. */
+      readonly acknowledged: boolean;
+    }
+  | { readonly kind: 'released'; readonly shard: number; readonly to: string; readonly cutUs: number | null };
+
+/**
+ * What a replica does with one row of a shard: write it, skip it (another replica writes it), or hold it
+ * until a handover cut is acknowledged (then it is written or skipped, in order).
+ */
+export type RowDecision = 'write' | 'skip' | 'hold';
 
 /** Cuts are in exchange time (µs), so a handover splits rows the same way live and in a replay. */
 type ShardRole =
   | { kind: 'owned' }
-  | { kind: 'incoming'; from: string; cutUs: number | null }
+  | {
+      kind: 'incoming';
+      from: string;
+      /** The cut we proposed (null: not synced yet, we write nothing). */
+      cutUs: number | null;
+      /** The cut the old owner acknowledged, >= ours; rows from it on are ours. Null: not acknowledged yet. */
+      ackedUs: number | null;
+      /** Wall time (ms) the acknowledgement was seen, for settling quiet shards. */
+      ackedAtMs: number;
+    }
   | {
       kind: 'outgoing';
       to: string;
+      /** The acknowledged cut: we write rows before it. Null: no proposal from the successor yet. */
       cutUs: number | null;
+      /** The successor's proposal we acknowledged (a new proposal gets a new acknowledgement). */
+      proposalUs: number | null;
       seenAtMs: number;
       fromUs: number | null;
       /** Our stream position when we first saw this cut, µs (0: no row seen). */
       maxTsAtSeen: number;
     };
 
+/** The old owner's answer to a proposed cut: the cut both sides use, never before a row it already wrote. */
+interface CutAck {
+  readonly to: string;
+  readonly proposalUs: number;
+  readonly cutUs: number;
+}
+
 /** Exchange time past the cut after which the old owner lets go (stragglers of other symbols). */
 const RELEASE_SLACK_US = 1_000_000;
 /** Exchange time past the cut after which the newcomer stops filtering (the old owner is gone by then). */
 const SETTLE_US = 60_000_000;
+/** Leases of wall time after the acknowledgement at which a quiet incoming shard counts as settled too. */
+const SETTLE_LEASES = 4;
 
 interface Member {
   readonly id: string;
   readonly leaseExpiresAt: number;
-  /** Shards this member has synced as incoming owner, with the handover cut (µs) it chose. */
-  readonly ready: ReadonlyMap<number, number>;
+  /** Shards this member has synced as incoming owner: the handover cut (µs) it proposes, to whom. */
+  readonly ready: ReadonlyMap<number, { readonly from: string; readonly cutUs: number }>;
+  /** Its acknowledgements of cuts proposed for shards it hands over. */
+  readonly acks: ReadonlyMap<number, CutAck>;
+  /** Shards it took over, with the acknowledged cut it writes from (tells a leaver it may exit). */
+  readonly taken: ReadonlyMap<number, number>;
   /** Draining (planned scale-in): alive and still collecting, but no longer a rendezvous candidate. */
   readonly leaving: boolean;
 }
@@ -78,8 +135,10 @@ const N = (n: number): AttributeValue => ({ N: String(n) });
  * - fencing: a replica whose heartbeat could not renew its lease before it expired — paused, partitioned,
  *   reaped — owns nothing from that moment (`owns()` is false, listeners are told) and rejoins under a new id;
  * - make-before-break: a shard changing owner while its old owner lives is held by both; the newcomer
- *   collects it, and once it is synced (`markSynced`) publishes a cut time; the old owner writes rows with
- *   exchange time before the cut, the new one from the cut on (`ownsAt`), then the old one lets go.
+ *   collects it, and once it is synced (`markSynced`) proposes a cut time; the old owner acknowledges it,
+ *   moved past every row it already wrote; it writes rows with exchange time before the acknowledged cut,
+ *   the newcomer from it on (`decideAt`), holding rows past its proposal until the acknowledgement arrives;
+ *   then the old one lets go.
  * - `total_shards` is stored in the group's meta item on first join; a replica configured otherwise fails.
  */
 export class FleetMembership implements ShardOwnership {
@@ -89,6 +148,16 @@ export class FleetMembership implements ShardOwnership {
   private readonly roles = new Map<number, ShardRole>();
   private readonly synced = new Map<number, number>();
   private readonly maxTs = new Map<number, number>();
+  /** Latest exchange time of a row we decided to write, per shard handed over (the floor of our ack). */
+  private readonly maxWritten = new Map<number, number>();
+  /** Acknowledgements we publish, per shard handed over; kept until the successor confirms or we own it again. */
+  private readonly acks = new Map<number, CutAck>();
+  /** Acknowledged cuts of the shards we took over, published so the old owner knows we saw its ack. */
+  private readonly taken = new Map<number, number>();
+  private kickRequested = false;
+  /** Set by a refresh that decided something the other side of a handover waits for. */
+  private republish = false;
+  private timerStarted = false;
   private members: Member[] = [];
   private leaseDeadline = 0;
   private timer: NodeJS.Timeout | undefined;
@@ -119,7 +188,10 @@ export class FleetMembership implements ShardOwnership {
     await fleet.checkMeta();
     await fleet.register();
     await fleet.refresh();
-    fleet.schedule();
+    if (!options.manualHeartbeats) {
+      fleet.timerStarted = true;
+      fleet.schedule();
+    }
     return fleet;
   }
 
@@ -161,24 +233,50 @@ export class FleetMembership implements ShardOwnership {
   }
 
   /**
-   * Whether rows of `shard` with exchange time `exchangeTsMicros` are ours to write. During a handover
-   * both owners collect; the cut splits the rows between them so none is written twice or skipped.
+   * What to do with a row of `shard` at exchange time `exchangeTsMicros`. During a handover both owners
+   * collect; the acknowledged cut splits the rows between them so none is written twice or skipped. The
+   * newcomer holds rows at or past its proposed cut until the old owner's acknowledgement says where the
+   * cut really is (the old owner may already have written past the proposal).
    */
-  ownsAt(shard: number, exchangeTsMicros: number): boolean {
-    if (!this.leaseValid()) return false;
+  decideAt(shard: number, exchangeTsMicros: number): RowDecision {
+    if (!this.leaseValid()) return 'skip';
     const role = this.roles.get(shard);
     if (!role) {
       const r = this.released.get(shard);
-      return r !== undefined && exchangeTsMicros < r.cutUs && (r.fromUs === null || exchangeTsMicros >= r.fromUs);
+      if (r === undefined || exchangeTsMicros >= r.cutUs || (r.fromUs !== null && exchangeTsMicros < r.fromUs))
+        return 'skip';
+      this.noteWritten(shard, exchangeTsMicros);
+      return 'write';
     }
-    if (role.kind === 'owned') return true;
+    if (role.kind === 'owned') {
+      this.noteWritten(shard, exchangeTsMicros);
+      return 'write';
+    }
     if (exchangeTsMicros > (this.maxTs.get(shard) ?? 0)) this.maxTs.set(shard, exchangeTsMicros);
     if (role.kind === 'outgoing') {
       // A shard handed on while its own incoming cut still applies keeps that lower bound.
-      if (role.fromUs !== null && exchangeTsMicros < role.fromUs) return false;
-      return role.cutUs === null || exchangeTsMicros < role.cutUs;
+      if (role.fromUs !== null && exchangeTsMicros < role.fromUs) return 'skip';
+      if (role.cutUs !== null && exchangeTsMicros >= role.cutUs) return 'skip';
+      this.noteWritten(shard, exchangeTsMicros);
+      return 'write';
     }
-    return role.cutUs !== null && exchangeTsMicros >= role.cutUs;
+    if (role.ackedUs !== null) {
+      if (exchangeTsMicros < role.ackedUs) return 'skip';
+      this.noteWritten(shard, exchangeTsMicros);
+      return 'write';
+    }
+    if (role.cutUs === null || exchangeTsMicros < role.cutUs) return 'skip';
+    return 'hold';
+  }
+
+  /** The floor of any cut we acknowledge for this shard later: the latest row we wrote. */
+  private noteWritten(shard: number, exchangeTsMicros: number): void {
+    if (exchangeTsMicros > (this.maxWritten.get(shard) ?? 0)) this.maxWritten.set(shard, exchangeTsMicros);
+  }
+
+  /** Whether a row is ours to write now (`decideAt` is 'write'). */
+  ownsAt(shard: number, exchangeTsMicros: number): boolean {
+    return this.decideAt(shard, exchangeTsMicros) === 'write';
   }
 
   /**
@@ -192,18 +290,21 @@ export class FleetMembership implements ShardOwnership {
     const cut = latestExchangeTsMicros + this.handoverDelayMicros();
     this.synced.set(shard, cut);
     this.roles.set(shard, { ...role, cutUs: cut });
+    this.options.onHandover?.({ kind: 'proposed', shard, from: role.from, proposalUs: cut });
+    this.kick();
   }
 
   /**
-   * How far past our latest row the cut falls. The old owner learns the cut from our next heartbeat and
-   * its next refresh (up to two heartbeat periods), and writes everything until then: the cut must lie
-   * beyond that, or rows between it and the moment the old owner learns it would be written twice.
+   * How far past our latest row the proposed cut falls. The old owner learns it from our heartbeat and its
+   * next refresh (up to two heartbeat periods) and writes everything until then; if its stream is already
+   * past the proposal it acknowledges a later cut, and we hold rows until the acknowledgement. A proposal
+   * beyond that delay is normally acknowledged unchanged before our stream reaches it: nothing is held.
    */
   private handoverDelayMicros(): number {
     return this.options.handoverDelayMicros ?? Math.max(2_000_000, (2 * this.options.heartbeatMs + 1_000) * 1_000);
   }
 
-  /** Shards collected but not yet written by us (incoming, waiting for a cut). */
+  /** Shards collected but not yet written by us (incoming, waiting to be synced and propose a cut). */
   pendingHandovers(): number[] {
     return [...this.roles].filter(([, r]) => r.kind === 'incoming' && r.cutUs === null).map(([s]) => s);
   }
@@ -238,11 +339,27 @@ export class FleetMembership implements ShardOwnership {
     for (;;) {
       await this.beating;
       await this.heartbeat().catch(() => undefined);
-      if (this.roles.size === 0) return { released: true, heldShards: [] };
+      // Gone only once every successor has seen our acknowledgement: without it, it would write from its own
+      // proposal, which may lie before rows we already wrote.
+      if (this.roles.size === 0 && this.unconfirmedAcks().length === 0) return { released: true, heldShards: [] };
       if (this.now() >= deadline || this.closed)
-        return { released: false, heldShards: [...this.roles.keys()].sort((a, b) => a - b) };
+        return {
+          released: false,
+          heldShards: [...new Set([...this.roles.keys(), ...this.unconfirmedAcks()])].sort((a, b) => a - b),
+        };
       await new Promise((r) => setTimeout(r, Math.min(this.options.heartbeatMs, 250)));
     }
+  }
+
+  /** Shards whose acknowledged cut the live successor has not confirmed yet. */
+  private unconfirmedAcks(): number[] {
+    const byId = new Map(this.members.map((m) => [m.id, m]));
+    const open: number[] = [];
+    for (const [shard, ack] of this.acks) {
+      const successor = byId.get(ack.to);
+      if (successor && successor.taken.get(shard) !== ack.cutUs) open.push(shard);
+    }
+    return open;
   }
 
   onChange(listener: (owned: ReadonlySet<number>) => void): () => void {
@@ -262,7 +379,14 @@ export class FleetMembership implements ShardOwnership {
       shards: Object.fromEntries(
         [...this.roles]
           .sort((a, b) => a[0] - b[0])
-          .map(([s, r]) => [s, r.kind === 'owned' ? 'owned' : `${r.kind}`]),
+          .map(([s, r]) => [
+            s,
+            r.kind === 'owned'
+              ? 'owned'
+              : r.kind === 'incoming'
+                ? `incoming${r.ackedUs !== null ? ' (acknowledged)' : r.cutUs !== null ? ' (cut proposed)' : ''}`
+                : `outgoing${r.cutUs !== null ? ' (cut acknowledged)' : ''}`,
+          ]),
       ),
     };
   }
@@ -289,14 +413,34 @@ export class FleetMembership implements ShardOwnership {
     this.emit();
   }
 
-  private schedule(): void {
+  private schedule(delayMs = this.options.heartbeatMs): void {
     if (this.closed) return;
     this.timer = setTimeout(() => {
+      this.timer = undefined;
       this.beating = this.heartbeat()
         .catch(() => undefined)
-        .finally(() => this.schedule());
-    }, this.options.heartbeatMs);
+        .finally(() => {
+          this.beating = undefined;
+          const again = this.kickRequested;
+          this.kickRequested = false;
+          this.schedule(again ? 0 : this.options.heartbeatMs);
+        });
+    }, delayMs);
     this.timer.unref();
+  }
+
+  /**
+   * Publish soon rather than at the next period: a proposed cut or an acknowledgement waits for nobody else.
+   * Only the scheduled loop publishes (no overlapping heartbeats); a tick in progress is followed at once.
+   */
+  private kick(): void {
+    if (this.closed || !this.timerStarted) return;
+    if (this.beating) {
+      this.kickRequested = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
+    this.schedule(0);
   }
 
   private async checkMeta(): Promise<void> {
@@ -343,28 +487,52 @@ export class FleetMembership implements ShardOwnership {
     this.leaseDeadline = expires;
   }
 
+  /**
+   * Renews the lease with our handover state, then refreshes the view. A refresh that made a handover
+   * decision (an acknowledgement, a confirmation) publishes it at once: the other side is waiting for it.
+   */
   private async heartbeat(): Promise<void> {
-    if (this.closed) return;
+    for (let round = 0; round < 2; round++) {
+      if (!(await this.publish())) return;
+      this.republish = false;
+      await this.refresh();
+      if (!this.republish) return;
+    }
+  }
+
+  /** One conditional lease renewal carrying our state; false when we were fenced instead. */
+  private async publish(): Promise<boolean> {
+    if (this.closed) return false;
     const sentAt = this.now();
     if (sentAt >= this.leaseDeadline) {
       // We did not renew in time (paused?): others may already own our shards. Fence, then rejoin.
       await this.fence('lease expired before renewal');
-      return;
+      return false;
     }
     const expires = sentAt + this.options.leaseMs;
     const ready: Record<string, AttributeValue> = {};
-    for (const [shard, cut] of this.synced) ready[String(shard)] = N(cut);
+    for (const [shard, cut] of this.synced) {
+      const role = this.roles.get(shard);
+      if (role?.kind === 'incoming') ready[String(shard)] = { M: { from: S(role.from), c: N(cut) } };
+    }
+    const acks: Record<string, AttributeValue> = {};
+    for (const [shard, a] of this.acks) acks[String(shard)] = { M: { to: S(a.to), p: N(a.proposalUs), c: N(a.cutUs) } };
+    const taken: Record<string, AttributeValue> = {};
+    for (const [shard, cut] of this.taken) taken[String(shard)] = N(cut);
     try {
       await this.options.client.send(
         new UpdateItemCommand({
           TableName: this.options.table,
           Key: { pk: S(this.options.group), sk: S(`member#${this.replicaId}`) },
-          UpdateExpression: 'SET lease_expires_at = :exp, ready = :ready, leaving = :leaving',
+          UpdateExpression:
+            'SET lease_expires_at = :exp, ready = :ready, acks = :acks, taken = :taken, leaving = :leaving',
           ConditionExpression: 'attribute_exists(pk) AND lease_expires_at > :now',
           ExpressionAttributeValues: {
             ':exp': N(expires),
             ':now': N(sentAt),
             ':ready': { M: ready },
+            ':acks': { M: acks },
+            ':taken': { M: taken },
             ':leaving': { BOOL: this.leaving },
           },
         }),
@@ -372,12 +540,12 @@ export class FleetMembership implements ShardOwnership {
     } catch (err) {
       if (err instanceof ConditionalCheckFailedException) {
         await this.fence('lease lost (reaped or expired in the table)');
-        return;
+        return false;
       }
       throw err;
     }
     this.leaseDeadline = expires;
-    await this.refresh();
+    return true;
   }
 
   private async fence(reason: string): Promise<void> {
@@ -386,6 +554,9 @@ export class FleetMembership implements ShardOwnership {
     this.roles.clear();
     this.synced.clear();
     this.released.clear();
+    this.acks.clear();
+    this.taken.clear();
+    this.maxWritten.clear();
     this.emit();
     this.options.onFenced?.(reason);
     this.replicaId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
@@ -411,13 +582,28 @@ export class FleetMembership implements ShardOwnership {
         await this.reap(id, now);
         continue;
       }
-      const ready = new Map<number, number>();
-      for (const [k, v] of Object.entries(item['ready']?.M ?? {})) ready.set(Number(k), Number(v.N));
+      const ready = new Map<number, { from: string; cutUs: number }>();
+      for (const [k, v] of Object.entries(item['ready']?.M ?? {}))
+        ready.set(Number(k), { from: v.M?.['from']?.S ?? '', cutUs: Number(v.M?.['c']?.N) });
+      const acks = new Map<number, CutAck>();
+      for (const [k, v] of Object.entries(item['acks']?.M ?? {})) {
+        const m = v.M ?? {};
+        acks.set(Number(k), { to: m['to']?.S ?? '', proposalUs: Number(m['p']?.N), cutUs: Number(m['c']?.N) });
+      }
+      const taken = new Map<number, number>();
+      for (const [k, v] of Object.entries(item['taken']?.M ?? {})) taken.set(Number(k), Number(v.N));
       const leaving = id === this.replicaId ? this.leaving : item['leaving']?.BOOL === true;
-      live.push({ id, leaseExpiresAt, ready, leaving });
+      live.push({ id, leaseExpiresAt, ready, acks, taken, leaving });
     }
     if (!live.some((m) => m.id === this.replicaId))
-      live.push({ id: this.replicaId, leaseExpiresAt: this.leaseDeadline, ready: new Map(), leaving: this.leaving });
+      live.push({
+        id: this.replicaId,
+        leaseExpiresAt: this.leaseDeadline,
+        ready: new Map(),
+        acks: new Map(),
+        taken: new Map(),
+        leaving: this.leaving,
+      });
     const previousMembers = new Set(this.members.map((m) => m.id));
     this.members = live;
     this.recompute(previousMembers);
@@ -440,76 +626,169 @@ export class FleetMembership implements ShardOwnership {
     // Leaving replicas are alive (they still hold their shards until handed over) but own nothing new.
     const ids = this.members.filter((m) => !m.leaving).map((m) => m.id);
     const byId = new Map(this.members.map((m) => [m.id, m]));
+    const me = this.replicaId;
+    const nowMs = this.now();
     const before = this.owned();
+    let publish = false;
     // Who held each shard before this view: rendezvous over the members that were live before and still are.
     // On our first view that is everyone but us (they ran the shards before we joined).
     const previousIds =
       previousMembers.size === 0
-        ? this.members.map((m) => m.id).filter((id) => id !== this.replicaId)
-        : [...previousMembers].filter((id) => byId.has(id) || id === this.replicaId);
+        ? this.members.map((m) => m.id).filter((id) => id !== me)
+        : [...previousMembers].filter((id) => byId.has(id) || id === me);
     for (let shard = 0; shard < this.options.totalShards; shard++) {
       const owner = rendezvousOwner(this.options.hasher, shard, ids);
       const role = this.roles.get(shard);
       const previousOwner = rendezvousOwner(this.options.hasher, shard, previousIds);
-      if (owner === this.replicaId) {
+      if (owner === me) {
         if (role?.kind === 'owned') continue;
         if (role?.kind === 'incoming') {
-          const settled = role.cutUs !== null && (this.maxTs.get(shard) ?? 0) >= role.cutUs + SETTLE_US;
-          if (!byId.has(role.from) || settled) this.roles.set(shard, { kind: 'owned' });
+          const from = byId.get(role.from);
+          if (role.cutUs === null) {
+            // Not synced yet and the old owner is gone (crashed): nobody writes the shard, take it outright.
+            if (!from) this.roles.set(shard, { kind: 'owned' });
+            continue;
+          }
+          let current = role;
+          if (role.ackedUs === null) {
+            const ack = from?.acks.get(shard);
+            if (ack && ack.to === me && ack.proposalUs === role.cutUs) {
+              current = { ...role, ackedUs: ack.cutUs, ackedAtMs: nowMs };
+            } else if (!from) {
+              // The old owner died before acknowledging (a planned leaver waits for our confirmation, so this
+              // is a crash): it wrote nothing after its death, write from our proposal.
+              current = { ...role, ackedUs: role.cutUs, ackedAtMs: nowMs };
+            }
+            if (current.ackedUs !== null) {
+              this.roles.set(shard, current);
+              this.taken.set(shard, current.ackedUs);
+              publish = true;
+              this.options.onHandover?.({
+                kind: 'taken',
+                shard,
+                from: role.from,
+                proposalUs: role.cutUs,
+                cutUs: current.ackedUs,
+                acknowledged: from !== undefined,
+              });
+            }
+          }
+          if (current.ackedUs !== null) {
+            // Rows before the cut may still straggle in (other symbols of the shard); keep skipping them for a
+            // while, then own the shard outright.
+            const settled =
+              (this.maxTs.get(shard) ?? 0) >= current.ackedUs + SETTLE_US ||
+              nowMs >= current.ackedAtMs + SETTLE_LEASES * this.options.leaseMs;
+            if (settled) this.roles.set(shard, { kind: 'owned' });
+          }
           continue;
         }
         if (role?.kind === 'outgoing') {
+          // Our successor left before taking it: ours again.
           this.roles.set(shard, { kind: 'owned' });
+          this.acks.delete(shard);
           continue;
         }
         // A live previous owner keeps the shard until we are synced: make before break.
-        const from =
-          previousOwner !== undefined && previousOwner !== this.replicaId && byId.has(previousOwner)
-            ? previousOwner
-            : undefined;
+        const from = previousOwner !== undefined && previousOwner !== me && byId.has(previousOwner) ? previousOwner : undefined;
         this.released.delete(shard);
-        this.roles.set(shard, from ? { kind: 'incoming', from, cutUs: null } : { kind: 'owned' });
+        this.acks.delete(shard);
+        this.taken.delete(shard);
+        this.roles.set(
+          shard,
+          from ? { kind: 'incoming', from, cutUs: null, ackedUs: null, ackedAtMs: 0 } : { kind: 'owned' },
+        );
         if (!from) this.synced.delete(shard);
         continue;
       }
       // The shard is someone else's by rendezvous.
-      if (!role) continue;
+      this.taken.delete(shard);
       const successor = owner === undefined ? undefined : byId.get(owner);
-      // Incoming without a cut: we never wrote it, drop it (its previous owner still holds it). Incoming with
-      // a cut: we write from that cut on, so it is handed over like an owned shard, keeping the lower bound.
-      if ((role.kind === 'incoming' && role.cutUs === null) || !successor) {
+      const proposal = successor?.ready.get(shard);
+      // An acknowledgement is published while its successor still proposes that cut (it may not have seen it).
+      const ack = this.acks.get(shard);
+      if (ack && byId.get(ack.to)?.ready.get(shard)?.cutUs !== ack.proposalUs) this.acks.delete(shard);
+      if (!role) {
+        // A proposal addressed to us for a shard we no longer (or never) hold: answer it, or its sender holds
+        // rows forever. Past every row we wrote and the end of a range we still drain, so nothing is written twice.
+        if (successor && proposal && proposal.from === me) {
+          const r = this.released.get(shard);
+          if (this.acknowledge(shard, successor.id, proposal.cutUs, r?.cutUs ?? undefined)) publish = true;
+        }
+        continue;
+      }
+      // Incoming, not acknowledged: we never wrote it, drop it (its previous owner still holds it). Incoming
+      // acknowledged: we write from that cut on, so it is handed over like an owned shard, keeping the bound.
+      if ((role.kind === 'incoming' && role.ackedUs === null) || !successor) {
         this.roles.delete(shard);
         this.synced.delete(shard);
         continue;
       }
-      const fromUs = role.kind === 'incoming' ? role.cutUs : role.kind === 'outgoing' ? role.fromUs : null;
-      const cut = successor.ready.get(shard) ?? null;
+      const fromUs = role.kind === 'incoming' ? role.ackedUs : role.kind === 'outgoing' ? role.fromUs : null;
       const maxNow = this.maxTs.get(shard) ?? 0;
-      const sameCut = role.kind === 'outgoing' && role.cutUs === cut;
-      const seenAtMs = sameCut ? role.seenAtMs : this.now();
-      const maxTsAtSeen = sameCut ? role.maxTsAtSeen : maxNow;
+      // A cut once acknowledged stays: the successor it was promised to may already write from it, even if the
+      // rendezvous owner changes again (a replica joining during the handover).
+      let outgoing: Extract<ShardRole, { kind: 'outgoing' }> =
+        role.kind === 'outgoing'
+          ? role.to === successor.id
+            ? role
+            : { ...role, to: successor.id }
+          : { kind: 'outgoing', to: successor.id, cutUs: null, proposalUs: null, seenAtMs: nowMs, fromUs, maxTsAtSeen: maxNow };
+      if (proposal && outgoing.cutUs === null) {
+        // Whoever the successor thinks it takes over from, we stop writing at the cut we acknowledge.
+        if (this.acknowledge(shard, successor.id, proposal.cutUs)) publish = true;
+        const cutUs = (this.acks.get(shard) as CutAck).cutUs;
+        outgoing = { ...outgoing, cutUs, proposalUs: proposal.cutUs, seenAtMs: nowMs, maxTsAtSeen: maxNow };
+      } else if (proposal && outgoing.cutUs !== null && proposal.from === me) {
+        // A later successor addressing us: our end is fixed, tell it where (never past a row we wrote).
+        if (this.acknowledge(shard, successor.id, proposal.cutUs, outgoing.cutUs)) publish = true;
+      }
+      const cut = outgoing.cutUs;
       // Let go once our stream has passed the cut (every row before it was ours). A quiet shard: once the
       // exchange time still missing to the cut has elapsed in wall time (+ slack and a heartbeat), capped at
       // two leases; with no row ever seen, two leases.
       const quietAfterMs =
-        cut !== null && maxTsAtSeen > 0
+        cut !== null && outgoing.maxTsAtSeen > 0
           ? Math.min(
               2 * this.options.leaseMs,
-              Math.max(0, Math.ceil((cut - maxTsAtSeen) / 1000)) + RELEASE_SLACK_US / 1000 + this.options.heartbeatMs,
+              Math.max(0, Math.ceil((cut - outgoing.maxTsAtSeen) / 1000)) +
+                RELEASE_SLACK_US / 1000 +
+                this.options.heartbeatMs,
             )
           : 2 * this.options.leaseMs;
-      const passed = cut !== null && (maxNow >= cut + RELEASE_SLACK_US || this.now() >= seenAtMs + quietAfterMs);
+      const passed = cut !== null && (maxNow >= cut + RELEASE_SLACK_US || nowMs >= outgoing.seenAtMs + quietAfterMs);
       if (passed) {
         this.roles.delete(shard);
         this.maxTs.delete(shard);
         this.synced.delete(shard);
         this.released.set(shard, { fromUs, cutUs: cut });
+        this.options.onHandover?.({ kind: 'released', shard, to: successor.id, cutUs: cut });
       } else {
-        this.roles.set(shard, { kind: 'outgoing', to: successor.id, cutUs: cut, seenAtMs, fromUs, maxTsAtSeen });
+        this.roles.set(shard, outgoing);
       }
     }
     const after = this.owned();
     if (before.size !== after.size || [...after].some((s) => !before.has(s))) this.emit();
+    if (publish) this.republish = true;
+  }
+
+  /**
+   * Acknowledges a proposed cut: the proposal itself, or just past the latest row we already wrote when our
+   * stream is ahead of it. Decided synchronously with the role change, so no row is written after the
+   * decision on the wrong side. Returns whether a new acknowledgement was made.
+   */
+  private acknowledge(shard: number, to: string, proposalUs: number, fixedEndUs?: number | null): boolean {
+    const existing = this.acks.get(shard);
+    if (existing && existing.to === to && existing.proposalUs === proposalUs) return false;
+    const writtenUs = this.maxWritten.get(shard) ?? 0;
+    // With a fixed end (a cut promised earlier, rows up to it still being drained) the cut is that end.
+    const cutUs =
+      fixedEndUs !== undefined && fixedEndUs !== null
+        ? Math.max(proposalUs, fixedEndUs, writtenUs + 1)
+        : Math.max(proposalUs, writtenUs + 1);
+    this.acks.set(shard, { to, proposalUs, cutUs });
+    this.options.onHandover?.({ kind: 'acknowledged', shard, to, proposalUs, cutUs, writtenUs });
+    return true;
   }
 
   private emit(): void {

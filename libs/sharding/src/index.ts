@@ -4,4 +4,4 @@ export { StaticOwnership, assignSymbols, ownedSymbols } from './ownership.js';
 export type { ShardOwnership, StaticOwnershipOptions } from './ownership.js';
 export { rendezvousOwner, rendezvousAssignment, movedShards } from './rendezvous.js';
 export { FleetMembership } from './fleet.js';
-export type { FleetMembershipOptions } from './fleet.js';
+export type { FleetMembershipOptions, HandoverEvent, RowDecision } from './fleet.js';

@@ -40,6 +40,7 @@ async function join(
     replicaId: id,
     now,
     handoverDelayMicros: 2_000_000,
+    manualHeartbeats: true,
   });
 }
 
@@ -74,12 +75,18 @@ describe('fleet membership', () => {
     const writers = (rs: FleetMembership[], ts: number) =>
       Array.from({ length: TOTAL }, (_, s) => rs.filter((r) => r.ownsAt(s, ts)).length);
     expect(writers([a, b], 1).every((n) => n === 1)).toBe(true);
-    for (const s of b.pendingHandovers()) b.markSynced(s, 0);
-    a.ownsAt(0, 0);
-    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 5_000_000); // a's stream moves past the cut (2 s)
+    const moving = b.pendingHandovers();
+    for (const s of moving) b.markSynced(s, 0); // proposes a cut at 2 s
+    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 5_000_000); // a wrote up to 5 s before it learned the proposal
     await tickAll([a, b]);
     expect(b.pendingHandovers()).toEqual([]);
-    expect(writers([a, b], 10_000_000).every((n) => n === 1)).toBe(true);
+    // a acknowledged a cut just past its latest written row, not b's proposal: nothing written twice.
+    for (const ts of [5_000_000, 5_000_001, 10_000_000])
+      expect(writers([a, b], ts).every((n) => n === 1)).toBe(true);
+    expect(b.ownsAt(moving[0] as number, 5_000_000)).toBe(false);
+    expect(b.ownsAt(moving[0] as number, 5_000_001)).toBe(true);
+    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 7_000_000); // a's stream passes the cut: it lets go
+    await tickAll([a, b]);
     expect([...a.owned()].filter((s) => b.owns(s))).toEqual([]);
 
     const d = await join('g1', 'd', c.now);
@@ -138,6 +145,8 @@ describe('fleet membership', () => {
     for (const s of b.pendingHandovers()) b.markSynced(s, 0);
     for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 5_000_000);
     await tickAll([a, b]);
+    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 7_000_000);
+    await tickAll([a, b]);
     const bShards = [...b.owned()].sort((x, y) => x - y);
     expect(bShards.length).toBeGreaterThan(0);
     expect(b.pendingHandovers()).toEqual([]);
@@ -149,14 +158,25 @@ describe('fleet membership', () => {
     const shard = bShards[0] as number;
     expect(b.ownsAt(shard, 19_000_000)).toBe(true);
     expect(a.ownsAt(shard, 19_000_000)).toBe(false);
-    for (const s of bShards) a.markSynced(s, 20_000_000); // cut at 22 s
-    await a.tick();
+    for (const s of bShards) a.markSynced(s, 20_000_000); // proposes 22 s
+    await a.tick(); // publishes the proposal
+    // Until b acknowledges, a holds rows at or past its proposal: b may be writing them.
+    expect(a.decideAt(shard, 22_000_000)).toBe('hold');
+    expect(a.decideAt(shard, 21_999_999)).toBe('skip');
+    await b.tick(); // b acknowledges 22 s (its stream is at 19 s)
+    // b's stream passes the cut and b lets go of every shard before a has seen the acknowledgements: b must
+    // not exit yet, or a would never learn where the cut is.
+    for (const s of bShards) b.ownsAt(s, 23_500_000);
+    let done = false;
+    void left.then(() => (done = true));
     await b.tick();
+    expect(b.owned().size).toBe(0);
+    await new Promise((r) => setTimeout(r, 600)); // leave() polls every 250 ms
+    expect(done).toBe(false);
+    await a.tick(); // a sees the acknowledgements and confirms them at once
     for (const ts of [21_999_999, 22_000_000]) {
       expect([a, b].filter((r) => r.ownsAt(shard, ts)).map((r) => r.id)).toEqual([ts < 22_000_000 ? 'b' : 'a']);
     }
-    expect(b.owned().size).toBe(bShards.length); // still held: b's stream has not passed the cut
-    for (const s of bShards) b.ownsAt(s, 23_500_000);
     expect(await left).toEqual({ released: true, heldShards: [] });
     expect(b.owned().size).toBe(0);
     // Rows still queued in b's pipeline when it let go are b's if before the cut (drained, not dropped).
@@ -165,6 +185,12 @@ describe('fleet membership', () => {
     await b.close();
     await a.tick();
     expect(a.owned().size).toBe(TOTAL);
+    // Taken shards keep skipping rows from before the cut for a while (stragglers b wrote), then settle.
+    expect(a.decideAt(shard, 21_999_999)).toBe('skip');
+    for (let i = 0; i < 21; i++) {
+      c.advance(2_000);
+      await a.tick();
+    }
     expect(a.roleCounts()).toEqual({ owned: TOTAL, incoming: 0, outgoing: 0 });
     await a.close();
   });
@@ -182,13 +208,74 @@ describe('fleet membership', () => {
       heartbeatMs: 2_000,
       replicaId: 'b',
       now: c.now,
+      manualHeartbeats: true,
     });
     await tickAll([a, b]);
     const shard = b.pendingHandovers()[0] as number;
     b.markSynced(shard, 100_000_000);
-    expect(b.ownsAt(shard, 104_999_999)).toBe(false); // 2 × 2 s heartbeat + 1 s = 5 s
-    expect(b.ownsAt(shard, 105_000_000)).toBe(true);
+    expect(b.decideAt(shard, 104_999_999)).toBe('skip'); // 2 × 2 s heartbeat + 1 s = 5 s
+    expect(b.decideAt(shard, 105_000_000)).toBe('hold');
+    await tickAll([b, a]);
+    await b.tick();
+    // a had written nothing of the shard past the proposal: the cut stands as proposed.
+    expect(b.decideAt(shard, 105_000_000)).toBe('write');
+    expect(a.ownsAt(shard, 104_999_999)).toBe(true);
+    expect(a.ownsAt(shard, 105_000_000)).toBe(false);
     await Promise.all([a.close(), b.close()]);
+  });
+
+  it('splits every row exactly once when the old owner is ahead of the proposal, rows held meanwhile', async () => {
+    const c = clock();
+    const a = await join('g6', 'a', c.now);
+    await a.tick();
+    // a owns everything and writes a stream up to 8 s of exchange time.
+    const shards = [...a.owned()];
+    const b = await join('g6', 'b', c.now);
+    await a.tick();
+    await b.tick();
+    const moving = b.pendingHandovers();
+    expect(moving.length).toBeGreaterThan(0);
+    const shard = moving[0] as number;
+    const written: Record<string, number[]> = { a: [], b: [], held: [] };
+    b.markSynced(shard, 1_000_000); // b's view lags: proposes 3 s
+    await b.tick();
+    for (let ts = 0; ts <= 8_000_000; ts += 500_000) {
+      if (a.ownsAt(shard, ts)) written['a']?.push(ts);
+      const d = b.decideAt(shard, ts);
+      if (d === 'write') written['b']?.push(ts);
+      if (d === 'hold') written['held']?.push(ts);
+    }
+    expect(written['b']).toEqual([]);
+    expect(written['held']?.[0]).toBe(3_000_000);
+    await a.tick(); // acknowledges 8 s + 1 µs
+    await b.tick();
+    // The held rows are decided now: those a already wrote are skipped, none is written by both.
+    const heldWrittenByB = (written['held'] ?? []).filter((ts) => b.ownsAt(shard, ts));
+    expect(heldWrittenByB).toEqual([]);
+    for (let ts = 8_000_001; ts <= 12_000_001; ts += 1_000_000) {
+      expect([a, b].filter((r) => r.ownsAt(shard, ts)).map((r) => r.id)).toEqual(['b']);
+    }
+    expect(shards).toContain(shard);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it('a newcomer whose old owner dies before acknowledging writes from its own proposal', async () => {
+    const c = clock();
+    const a = await join('g7', 'a', c.now);
+    const b = await join('g7', 'b', c.now);
+    await tickAll([a, b]);
+    const shard = b.pendingHandovers()[0] as number;
+    b.markSynced(shard, 1_000_000); // proposes 3 s
+    await b.tick();
+    expect(b.decideAt(shard, 3_000_000)).toBe('hold');
+    // a dies (no more heartbeats); its lease runs out.
+    for (let i = 0; i < 6; i++) {
+      c.advance(2_000);
+      await b.tick();
+    }
+    expect(b.decideAt(shard, 2_999_999)).toBe('skip');
+    expect(b.decideAt(shard, 3_000_000)).toBe('write');
+    await b.close();
   });
 
   it("refuses a replica whose total_shards differs from the fleet's", async () => {
