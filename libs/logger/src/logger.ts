@@ -36,9 +36,15 @@ export interface ConnectionBindings {
   readonly conn: string;
 }
 
-/** One child per connection so every line about a socket carries who it is. */
+/**
+ * One child per connection so every line about a socket carries who it is. Keys the parent already binds
+ * are not bound again: pino would print them twice on every line.
+ */
 export function connectionLogger(parent: Logger, bindings: ConnectionBindings): Logger {
-  return parent.child(bindings);
+  const bound = parent.bindings();
+  const fresh: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(bindings)) if (!(k in bound)) fresh[k] = v;
+  return parent.child(fresh);
 }
 
 /**

@@ -21,6 +21,17 @@ describe('logger', () => {
     expect(JSON.stringify(line)).not.toContain('xyz');
   });
 
+  it('does not bind a key twice when the parent already carries it', () => {
+    const stream = new PassThrough();
+    let raw = '';
+    stream.on('data', (c: Buffer) => (raw += c.toString()));
+    const shardLog = createLogger({ app: 'collector-ticks', destination: stream }).child({ exchange: 'binance', shard: '3' });
+    connectionLogger(shardLog, { exchange: 'binance', stream: 'ticks', shard: 3, conn: 'c1' }).info('open');
+    expect(raw.match(/"exchange"/g)).toHaveLength(1);
+    expect(raw.match(/"shard"/g)).toHaveLength(1);
+    expect(JSON.parse(raw)).toMatchObject({ exchange: 'binance', stream: 'ticks', conn: 'c1' });
+  });
+
   it('OnceLogger logs a key once', () => {
     const out = capture();
     const once = new OnceLogger(createLogger({ app: 't', destination: out.stream }));

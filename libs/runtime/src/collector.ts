@@ -5,7 +5,6 @@ import { BINANCE_SPOT_LIMITS, BINANCE_USDM_LIMITS, EgressPool, discoverEgressIps
 import { BinanceStreamConnection, binanceStreamName, planConnections } from '@cryptoflow/exchanges';
 import { startHealthServer } from '@cryptoflow/health';
 import type { HealthServer, VersionInfo } from '@cryptoflow/health';
-import { connectionLogger } from '@cryptoflow/logger';
 import type { Logger } from '@cryptoflow/logger';
 import { gauge, counter } from '@cryptoflow/metrics';
 import type { Registry } from '@cryptoflow/metrics';
@@ -205,7 +204,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
         route: plan.route,
         streams: plan.streams,
         localAddress: ip,
-        logger: connectionLogger(logger, { exchange, stream, shard, conn: connName }),
+        logger, // the connection binds exchange/stream/shard/conn itself
         registry,
         labels,
         connName,
