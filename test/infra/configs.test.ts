@@ -37,6 +37,8 @@ async function deploymentOverrides(): Promise<{ common: string[]; collector: str
 }
 
 describe('configs/dev and configs/prod', () => {
+  /** deploy/ecs/main.tf `stop_timeout_seconds` (test/infra/deploy.test.ts pins it). */
+  const ECS_STOP_TIMEOUT_MS = 120_000;
   for (const env of ENVS) {
     it(`${env}: one collector config per stream plus the committer, nothing else`, () => {
       const want = [...STREAMS.map((s) => `collector-${s}.yaml`), 'committer.yaml'].sort();
@@ -57,6 +59,10 @@ describe('configs/dev and configs/prod', () => {
         expect(cfg.sink.catalog?.namespace).toBe('market_data');
         expect(cfg.channels.defaults.spill_dir.startsWith('/data/')).toBe(true);
         for (const ex of Object.values(cfg.exchanges)) expect(ex?.ws_url.startsWith('wss://')).toBe(true);
+        // SIGTERM: the make-before-break handover, then the drain (every buffer flushed at once, uploaded),
+        // must end before ECS sends SIGKILL; 20 s are left for the drain.
+        const leaveMs = cfg.fleet.leave_timeout_ms ?? cfg.fleet.lease_ms * 6;
+        expect(leaveMs).toBeLessThanOrEqual(ECS_STOP_TIMEOUT_MS - 20_000);
       });
     }
 

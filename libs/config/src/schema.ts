@@ -114,6 +114,11 @@ export const collectorConfigSchema = z
         endpoint: url.optional(),
         lease_ms: positiveInt.default(15_000),
         heartbeat_ms: positiveInt.default(5_000),
+        /**
+         * How long a stopping replica (SIGTERM) waits for its successors to take its shards make-before-break;
+         * after it they take the rest at lease expiry. Default 6 × lease_ms. Keep ECS stopTimeout above it.
+         */
+        leave_timeout_ms: positiveInt.optional(),
       })
       .prefault({}),
     egress: z

@@ -470,7 +470,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
         health.setDraining(true);
         if (fleet) {
           // Planned scale-in: hand every shard over make-before-break while still collecting it.
-          const left = await fleet.leave(config.fleet.lease_ms * 6);
+          const left = await fleet.leave(config.fleet.leave_timeout_ms ?? config.fleet.lease_ms * 6);
           if (!left.released)
             logger.warn({ heldShards: left.heldShards }, 'fleet leave timed out: successors take these at lease expiry');
           else logger.info('fleet leave: every shard handed over');
