@@ -51,11 +51,10 @@ interface ReadyBody {
 }
 
 /**
- * Opt-in (CRYPTOFLOW_SCALE_TEST=1): the handover can still write a few rows twice when the old owner
- * reads the new owner's cut later than the cut delay (slow lease propagation), so this test fails
- * intermittently; it stays runnable, out of CI, until the cut is acknowledged (docs/operations/fleet.md).
+ * About 35 s with four child processes; `CRYPTOFLOW_SCALE_TEST=0` skips it (quick local runs). It ran opt-in
+ * while the handover cut was unacknowledged and a slow refresh could write a row twice.
  */
-describe.runIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '1')('elastic fleet: 3 → 4 → 3 (SIGTERM) → 2 (SIGKILL) during a replay', () => {
+describe.skipIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '0')('elastic fleet: 3 → 4 → 3 (SIGTERM) → 2 (SIGKILL) during a replay', () => {
   it('moves about 1/N of the shards per step, writes no row twice, and loses rows only to the kill', async () => {
     const hasher = await createShardHasher();
     const dynamo = await startDynamo();
