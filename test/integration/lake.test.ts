@@ -81,7 +81,13 @@ function committer(registry = new Registry()): Committer {
 }
 
 /** Every row of the table's current snapshot, read exactly (µs) from the data files its manifests list. */
-async function tableRows(): Promise<{ rows: Record<string, unknown>[]; snapshots: number; files: number }> {
+async function tableRows(): Promise<{
+  rows: Record<string, unknown>[];
+  snapshots: number;
+  files: number;
+  /** Data files whose exchange_ts lower/upper bounds equal the min/max of their rows. */
+  exactBounds: number;
+}> {
   const s3 = new S3Client({ endpoint: lake.s3.endpoint, region: 'us-east-1', forcePathStyle: true });
   const client = new IcebergRestClient({
     uri: lake.catalog.uri,
@@ -93,7 +99,9 @@ async function tableRows(): Promise<{ rows: Record<string, unknown>[]; snapshots
   const current = table.metadata.snapshots?.find(
     (s) => String(s['snapshot-id']) === String(table.metadata['current-snapshot-id']),
   );
-  if (!current) return { rows: [], snapshots: 0, files: 0 };
+  if (!current) return { rows: [], snapshots: 0, files: 0, exactBounds: 0 };
+  const tsId = TABLE_SCHEMAS.trades.columns.find((c) => c.name === 'exchange_ts')!.id;
+  let exactBounds = 0;
   const store = s3ObjectStore(s3);
   const rows: Record<string, unknown>[] = [];
   let files = 0;
@@ -110,15 +118,29 @@ async function tableRows(): Promise<{ rows: Record<string, unknown>[]; snapshots
         file: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
         parsers: { timestampFromMicroseconds: (v: bigint) => Number(v) } as never,
       })) as Record<string, unknown>[];
+      let lo = Infinity;
+      let hi = -Infinity;
       for (const o of objs) {
         const row: Record<string, unknown> = { table: 'trades' };
         for (const c of TABLE_SCHEMAS.trades.columns)
           row[c.name] = typeof o[c.name] === 'bigint' ? Number(o[c.name]) : (o[c.name] ?? null);
         rows.push(row);
+        lo = Math.min(lo, row['exchange_ts'] as number);
+        hi = Math.max(hi, row['exchange_ts'] as number);
       }
+      type Bounds = { key: number; value: Uint8Array }[] | null;
+      const lower = (entry.data_file.lower_bounds as Bounds)?.find((b) => b.key === tsId);
+      const upper = (entry.data_file.upper_bounds as Bounds)?.find((b) => b.key === tsId);
+      if (
+        lower &&
+        upper &&
+        Number(decodeBound('timestamptz', lower.value)) === lo &&
+        Number(decodeBound('timestamptz', upper.value)) === hi
+      )
+        exactBounds++;
     }
   }
-  return { rows, snapshots: table.metadata.snapshots?.length ?? 0, files };
+  return { rows, snapshots: table.metadata.snapshots?.length ?? 0, files, exactBounds };
 }
 
 const byKey = (rows: Record<string, unknown>[]) => rows.map((r) => JSON.stringify(r)).sort();
@@ -133,6 +155,8 @@ describe('lake: replay → S3 → ledger → committer → Iceberg', () => {
     const first = await tableRows();
     expect(first.files).toBe(filesFirst);
     expect(byKey(first.rows)).toEqual(byKey(golden()));
+    // The committer carries each file's exchange_ts range from the ledger into the manifest (time pruning).
+    expect(first.exactBounds).toBe(filesFirst);
 
     // The collector crashed after uploading and replays the same input: same keys, the ledger dedupes.
     const dupes = new Registry();

@@ -37,6 +37,11 @@ export interface LedgerEntryInput {
   readonly checksumSha256: string;
   /** Who uploaded it (app/instance), for forensics. */
   readonly writer: string;
+  /**
+   * The file's exchange_ts range (µs), when the writer knows it: the committer turns it into the data file's
+   * lower/upper bounds so engines prune by time. Entries written before it was recorded have none.
+   */
+  readonly exchangeTsRange?: { readonly min: number; readonly max: number } | null;
 }
 
 export interface LedgerEntry extends LedgerEntryInput {
@@ -123,6 +128,10 @@ function fromItem(item: Record<string, AttributeValue>): LedgerEntry {
     snapshotId: item.snapshot_id?.S ?? null,
     commitId: item.commit_id?.S ?? null,
     committedAtMs: item.committed_at_ms?.N !== undefined ? Number(item.committed_at_ms.N) : null,
+    exchangeTsRange:
+      item.min_exchange_ts?.N !== undefined && item.max_exchange_ts?.N !== undefined
+        ? { min: Number(item.min_exchange_ts.N), max: Number(item.max_exchange_ts.N) }
+        : null,
   };
 }
 
@@ -136,6 +145,9 @@ function validate(entry: LedgerEntryInput): void {
   for (const k of ['shard', 'rows', 'bytes'] as const) {
     if (!Number.isSafeInteger(entry[k]) || entry[k] < 0) bad.push(`${k}: expected a non-negative integer, got ${entry[k]}`);
   }
+  const range = entry.exchangeTsRange;
+  if (range && (!Number.isSafeInteger(range.min) || !Number.isSafeInteger(range.max) || range.min > range.max))
+    bad.push(`exchangeTsRange: expected integer µs with min <= max, got ${range.min}..${range.max}`);
   if (bad.length) throw new CfError('CF_LEDGER', `ledger entry ${entry.fileKey}: ${bad.join('; ')}`, { context: { fileKey: entry.fileKey } });
 }
 
@@ -276,6 +288,12 @@ export class FileLedger {
       put_token: { S: putToken },
       gsi1pk: { S: this.indexPk(input.table, input.fileKey) },
       gsi1sk: { S: `${input.hour}#${input.fileKey}` },
+      ...(input.exchangeTsRange
+        ? {
+            min_exchange_ts: { N: String(input.exchangeTsRange.min) },
+            max_exchange_ts: { N: String(input.exchangeTsRange.max) },
+          }
+        : {}),
     };
     try {
       await this.call('put_file', () =>

@@ -88,6 +88,17 @@ describe('FileLedger against dynalite', () => {
     expect((err as { retriable: boolean }).retriable).toBe(false);
   });
 
+  it('keeps the exchange_ts range a writer records, and rejects an inverted one', async () => {
+    const { l } = await ledger();
+    const { entry: stored } = await l.seenOrPut(entry('ranged', { exchangeTsRange: { min: 10, max: 20 } }));
+    expect(stored.exchangeTsRange).toEqual({ min: 10, max: 20 });
+    expect((await l.get('ranged'))?.exchangeTsRange).toEqual({ min: 10, max: 20 });
+    expect((await l.seenOrPut(entry('unranged'))).entry.exchangeTsRange).toBeNull();
+    await expect(l.seenOrPut(entry('inverted', { exchangeTsRange: { min: 20, max: 10 } }))).rejects.toThrow(
+      /exchangeTsRange: expected integer µs with min <= max, got 20\.\.10/,
+    );
+  });
+
   it('rejects malformed entries before writing', async () => {
     const { l } = await ledger();
     await expect(l.seenOrPut(entry('bad', { checksumSha256: 'abc', rows: -1 }))).rejects.toThrow(/checksumSha256.*rows/);

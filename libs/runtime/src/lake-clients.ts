@@ -105,12 +105,10 @@ function exchangeTsFieldId(table: string): number {
 
 /**
  * An Iceberg data file from a ledger entry: path, size, record count and partition; with the file's
- * exchange_ts range (µs) when the writer knows it, as lower/upper bounds so engines prune by time.
+ * exchange_ts range (µs) when the writer recorded it, as lower/upper bounds so engines prune by time.
  */
-export function dataFileOf(
-  entry: LedgerEntry,
-  exchangeTs?: { readonly min: number; readonly max: number },
-): DataFileInput {
+export function dataFileOf(entry: LedgerEntry): DataFileInput {
+  const exchangeTs = entry.exchangeTsRange ?? undefined;
   const id = exchangeTs ? exchangeTsFieldId(entry.table) : 0;
   return {
     filePath: entry.uri,

@@ -80,11 +80,11 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
         bytes: file.bytes,
         checksumSha256: file.checksumSha256,
         writer: ctx.app,
+        exchangeTsRange: { min: file.minExchangeTs, max: file.maxExchangeTs },
       });
       if (config.sink.commit === 'inline' && lake.catalog && entry.state === 'uploaded') {
         const commitId = commitIdOf(file.table, [file.key]);
-        const exchangeTs = { min: file.minExchangeTs, max: file.maxExchangeTs };
-        const result = await lake.catalog.appendFiles(ident, [dataFileOf(entry, exchangeTs)], { commitId });
+        const result = await lake.catalog.appendFiles(ident, [dataFileOf(entry)], { commitId });
         await lake.ledger.markCommitted([file.key], result.snapshotId.toString(), commitId);
       }
     };
