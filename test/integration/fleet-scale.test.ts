@@ -105,7 +105,9 @@ describe.skipIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '0')('elastic fleet: 3 
     // Every replica's log is kept (also when an assertion fails): the handover decisions are in it.
     const started: Replica[] = [];
     const logDir = mkdtempSync(join(tmpdir(), 'fleet-scale-logs-'));
+    let passed = false;
     cleanups.push(() => {
+      if (passed) return rmSync(logDir, { recursive: true, force: true });
       for (const r of started) writeFileSync(join(logDir, `${r.name}.log`), r.output());
       console.log(`fleet-scale: replica logs in ${logDir}`);
     });
@@ -231,7 +233,6 @@ describe.skipIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '0')('elastic fleet: 3 
         `at ${window.length ? `${Math.min(...window).toFixed(0)}–${Math.max(...window).toFixed(0)} ms` : '-'} into the replay); ` +
         `SIGTERM at ${sigtermAt} ms, SIGKILL at ${killAt} ms, takeover settled at ${takeoverAt} ms (lease ${LEASE_MS} ms)`,
     );
-    report.push(`replica logs: ${logDir}`);
     console.log(`fleet-scale:\n  ${report.join('\n  ')}`);
     expect(duplicates).toEqual([]);
     // Planned steps lose nothing; the kill loses only B's shards' rows, between its last flush and the takeover.
@@ -240,5 +241,6 @@ describe.skipIf(process.env['CRYPTOFLOW_SCALE_TEST'] === '0')('elastic fleet: 3 
       expect(ms).toBeGreaterThanOrEqual(killAt - FLUSH_MS - 2_000);
       expect(ms).toBeLessThanOrEqual(takeoverAt + 2_000);
     }
+    passed = true;
   }, 120_000);
 });
