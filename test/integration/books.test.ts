@@ -10,15 +10,11 @@
  *  - with faults (dropped frames, duplicates, dropped connections, 429/418 on the snapshot endpoint)
  *    the collector heals in place and the counters in its registry show what happened.
  *
- * The fake answers depth with its *recorded* snapshot only (one per symbol, taken at the start), which
- * can never heal a gap in the middle of the stream. A real venue answers with its current book, so the
- * REST URL the collectors use is a small proxy: every request goes to the fake first (its weight count,
- * 429 and 418 faults and Retry-After headers pass through untouched); a 200 answer's body is replaced by
- * the venue model's book at the fake's clock. (tools/fake-exchange could do this itself; see docs/books.md.)
+ * The fake runs with `depth: 'live'`: REST depth answers the venue's book at its clock (recorded snapshot +
+ * every recorded diff reached), as a real venue does, so a resync in the middle of the stream can heal. The
+ * venue model below rebuilds the same book independently, as the oracle.
  */
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { Server } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -75,7 +71,6 @@ const MARKETS: readonly Market[] = [
 
 // ------------------------------------------------------------------------------------------------ venue model
 
-type Levels = Map<number, [string, string]>;
 interface Diff {
   at: number;
   E: number;
@@ -99,11 +94,6 @@ class VenueModel {
   private readonly diffs = new Map<string, Diff[]>();
   /** Top levels after each update id the venue reached (the oracle). */
   readonly topAt = new Map<string, Map<number, Top>>();
-  /** Incremental state for snapshot answers (the fake's clock only moves forward). */
-  private readonly live = new Map<
-    string,
-    { next: number; L: number; E: number; bids: Levels; asks: Levels }
-  >();
 
   constructor(private readonly market: Market) {
     for (const f of market.captures) {
@@ -158,79 +148,6 @@ class VenueModel {
     const list = this.after(symbol);
     return list.length ? list[list.length - 1]!.u : this.base.get(symbol)!.L;
   }
-
-  /** What the venue answers at capture time `position` (µs): its book after every diff it has sent. */
-  snapshotBody(symbol: string, position: number, limit: number): string {
-    const base = this.base.get(symbol)!;
-    let st = this.live.get(symbol);
-    if (!st) {
-      const toMap = (levels: [string, string][]): Levels => new Map(levels.map((l) => [Number(l[0]), l]));
-      st = {
-        next: 0,
-        L: base.L,
-        E: (base.body['E'] as number | undefined) ?? 0,
-        bids: toMap(base.body['bids'] as [string, string][]),
-        asks: toMap(base.body['asks'] as [string, string][]),
-      };
-      this.live.set(symbol, st);
-    }
-    const list = this.after(symbol);
-    while (st.next < list.length && list[st.next]!.at <= position) {
-      const d = list[st.next++]!;
-      for (const l of d.b) Number(l[1]) === 0 ? st.bids.delete(Number(l[0])) : st.bids.set(Number(l[0]), l);
-      for (const l of d.a) Number(l[1]) === 0 ? st.asks.delete(Number(l[0])) : st.asks.set(Number(l[0]), l);
-      st.L = d.u;
-      st.E = d.E;
-    }
-    const side = (m: Levels, desc: boolean): [string, string][] =>
-      [...m.entries()]
-        .sort((x, y) => (desc ? y[0] - x[0] : x[0] - y[0]))
-        .slice(0, limit)
-        .map((e) => e[1]);
-    const out: Record<string, unknown> = { lastUpdateId: st.L };
-    if (this.market.venue === 'binance-usdm') Object.assign(out, { E: st.E, T: st.E });
-    out['bids'] = side(st.bids, true);
-    out['asks'] = side(st.asks, false);
-    return JSON.stringify(out);
-  }
-}
-
-/** REST in front of the fake: the fake decides status and headers, the model supplies a current book. */
-async function snapshotProxy(
-  fake: FakeExchange,
-  fakeRest: string,
-  model: VenueModel,
-): Promise<{ url: string; server: Server; answered: () => number }> {
-  let answered = 0;
-  const server = createServer((req, res) => {
-    void (async () => {
-      const upstream = await fetch(fakeRest + (req.url ?? '/'));
-      let body = await upstream.text();
-      const url = new URL(req.url ?? '/', 'http://venue');
-      if (upstream.status === 200 && url.pathname.endsWith('/depth')) {
-        const position = fake.stats().position ?? Number.POSITIVE_INFINITY;
-        body = model.snapshotBody(
-          url.searchParams.get('symbol')!,
-          position,
-          Number(url.searchParams.get('limit') ?? 1000),
-        );
-        answered++;
-      }
-      const headers: Record<string, string> = { 'content-type': 'application/json' };
-      for (const h of ['retry-after', 'x-mbx-used-weight-1m', 'x-mbx-used-weight']) {
-        const v = upstream.headers.get(h);
-        if (v !== null) headers[h] = v;
-      }
-      res.writeHead(upstream.status, headers).end(body);
-    })().catch((err: unknown) => res.writeHead(502).end(String(err)));
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const addr = server.address();
-  return {
-    url: `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`,
-    server,
-    answered: () => answered,
-  };
 }
 
 // ------------------------------------------------------------------------------------------------ harness
@@ -243,7 +160,6 @@ afterEach(async () => {
 interface Run {
   readonly fake: FakeExchange;
   readonly model: VenueModel;
-  readonly proxy: { answered: () => number };
   readonly delta: { collector: Collector; registry: Registry; dir: string };
   readonly ob: { collector: Collector; registry: Registry; dir: string };
 }
@@ -254,12 +170,11 @@ async function startRun(market: Market, speed: number): Promise<Run> {
     captures: market.captures.map((f) => join(CAPTURES, f)),
     speed,
     startOn: 'manual',
+    depth: 'live',
   });
   const { wsUrl, restUrl } = await fake.listen();
   cleanups.push(() => fake.close());
   const model = new VenueModel(market);
-  const proxy = await snapshotProxy(fake, restUrl, model);
-  cleanups.push(() => new Promise((r) => proxy.server.close(r)));
   const start = async (stream: Stream): Promise<Run['delta']> => {
     const dir = mkdtempSync(join(tmpdir(), `books-${stream}-`));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -267,7 +182,7 @@ async function startRun(market: Market, speed: number): Promise<Run> {
       value: {
         app: `collector-${stream}`,
         stream,
-        exchanges: { [market.venue]: { symbols: market.symbols, ws_url: wsUrl, rest_url: proxy.url } },
+        exchanges: { [market.venue]: { symbols: market.symbols, ws_url: wsUrl, rest_url: restUrl } },
         channels: { defaults: { spill_dir: join(dir, 'spill') } },
         egress: { ips: ['127.0.0.1'] },
         // Both collectors of a market share one source IP and so one REST budget (50 % of the venue's
@@ -299,7 +214,7 @@ async function startRun(market: Market, speed: number): Promise<Run> {
       return body.checks.find((k) => k.name === 'connected')?.ok === true;
     });
   }
-  return { fake, model, proxy, delta, ob };
+  return { fake, model, delta, ob };
 }
 
 /** Sum of a metric's values whose labels include `match`. */

@@ -1,5 +1,5 @@
 // CLI: tsx tools/fake-exchange/src/main.ts --venue binance --capture a.ws --capture a.http [--port 9440] [--speed max|N]
-//      [--host 127.0.0.1] [--start-on listen|first-subscribe] [--ping-interval-ms N]
+//      [--host 127.0.0.1] [--start-on listen|first-subscribe] [--ping-interval-ms N] [--depth recorded|live]
 // Prints one JSON line {"wsUrl","restUrl","port","adminUrl"} on stdout when ready; SIGINT/SIGTERM close it.
 import { parseArgs } from 'node:util';
 import { FakeExchange } from './server.js';
@@ -28,6 +28,7 @@ function parse() {
       speed: { type: 'string', default: '1' },
       'start-on': { type: 'string', default: 'first-subscribe' },
       'ping-interval-ms': { type: 'string' },
+      depth: { type: 'string', default: 'recorded' },
     },
     strict: true,
   });
@@ -50,6 +51,8 @@ if (startOn !== 'listen' && startOn !== 'first-subscribe')
   errors.push(`--start-on: expected listen | first-subscribe, got ${startOn}`);
 const ping = values['ping-interval-ms'] === undefined ? undefined : Number(values['ping-interval-ms']);
 if (ping !== undefined && !(ping > 0)) errors.push(`--ping-interval-ms: expected > 0`);
+const depth = values.depth;
+if (depth !== 'recorded' && depth !== 'live') errors.push(`--depth: expected recorded | live, got ${depth}`);
 if (errors.length > 0) fail(errors.join('\n'));
 
 const fake = new FakeExchange({
@@ -59,6 +62,7 @@ const fake = new FakeExchange({
   port,
   speed,
   startOn: startOn as 'listen' | 'first-subscribe',
+  depth: depth as 'recorded' | 'live',
   ...(ping === undefined ? {} : { pingIntervalMs: ping }),
 });
 const urls = await fake.listen();

@@ -12,6 +12,7 @@ import type { Socket } from 'node:net';
 import { WebSocketServer, WebSocket } from 'ws';
 import { nowMicros } from '@cryptoflow/core';
 import { parseCapture, splitCombined } from './capture.js';
+import { LiveBooks } from './live-book.js';
 
 export type Venue = 'binance' | 'binance-usdm';
 type Route = 'public' | 'market';
@@ -31,6 +32,12 @@ export interface FakeExchangeOptions {
   readonly pingIntervalMs?: number;
   /** How long a REST depth request waits for the timeline to reach the first recorded snapshot; default 10 s. */
   readonly snapshotWaitMs?: number;
+  /**
+   * What REST depth answers: 'recorded' (default) the latest recorded snapshot at the venue clock, exactly as
+   * captured; 'live' the venue's book now, the first recorded snapshot advanced by every recorded diff the
+   * timeline has reached, as a real venue answers (a client resyncing mid-stream can continue from it).
+   */
+  readonly depth?: 'recorded' | 'live';
 }
 
 export interface FakeExchangeLog {
@@ -142,6 +149,7 @@ export class FakeExchange {
   private readonly events: TimelineEvent[] = [];
   private readonly snapshots = new Map<string, SnapshotRecord[]>();
   private exchangeInfo: string | undefined;
+  private readonly liveBooks: LiveBooks | undefined;
   private readonly clients = new Set<Client>();
   private readonly byStream = new Map<string, Set<Client>>();
   private server: Server | undefined;
@@ -175,6 +183,9 @@ export class FakeExchange {
     // Stable sort: frames recorded at the same instant keep their file order.
     this.events.sort((a, b) => a.at - b.at);
     for (const list of this.snapshots.values()) list.sort((a, b) => a.at - b.at);
+    if (opts.depth !== undefined && opts.depth !== 'recorded' && opts.depth !== 'live')
+      throw new Error(`depth: expected recorded | live, got ${String(opts.depth)}`);
+    this.liveBooks = opts.depth === 'live' ? new LiveBooks(opts.venue, this.snapshots, this.events) : undefined;
     this.faults = {
       dropConnections: () => {
         for (const c of this.clients) c.ws.terminate();
@@ -680,7 +691,7 @@ export class FakeExchange {
       );
     const list = this.snapshots.get(symbol);
     if (!list || list.length === 0) return respond(400, { code: -1121, msg: 'Invalid symbol.' }, headers);
-    void this.answerDepth(list, limit).then(
+    void this.answerDepth(symbol, list, limit).then(
       (body) =>
         respond(
           body ? 200 : 503,
@@ -705,11 +716,25 @@ export class FakeExchange {
     return entry.weight;
   }
 
-  /** The latest recorded snapshot at or before the venue clock; waits (bounded) when the clock has not reached one yet. */
-  private async answerDepth(list: readonly SnapshotRecord[], limit: number): Promise<string | undefined> {
+  /**
+   * The latest recorded snapshot at or before the venue clock (or, live, the book at the clock); waits (bounded)
+   * when the clock has not reached the first recorded snapshot yet.
+   */
+  private async answerDepth(
+    symbol: string,
+    list: readonly SnapshotRecord[],
+    limit: number,
+  ): Promise<string | undefined> {
     const deadline = performance.now() + (this.opts.snapshotWaitMs ?? 10_000);
     for (;;) {
       const pos = this.position();
+      if (this.liveBooks) {
+        const body = this.liveBooks.bodyAt(symbol, pos, limit);
+        if (body !== undefined) return body;
+        if (this.closed || performance.now() > deadline) return undefined;
+        await new Promise((r) => setTimeout(r, 10));
+        continue;
+      }
       let pick: SnapshotRecord | undefined;
       for (const s of list) if (s.at <= pos) pick = s;
       if (pick) {

@@ -177,6 +177,45 @@ describe('FakeExchange REST', () => {
     expect([small.bids.length, small.asks.length]).toEqual([5, 5]);
   });
 
+  it("depth 'live' answers the venue's book now: the recorded snapshot advanced by every diff reached", async () => {
+    const { restUrl, fake } = await start({
+      venue: 'binance',
+      captures: SPOT,
+      speed: 'max',
+      startOn: 'listen',
+      depth: 'live',
+    });
+    await fake.whenFinished();
+    // Oracle: the recorded snapshot, then every recorded NKNUSDT diff with u > lastUpdateId, in order.
+    const recordedBody = readFileSync(SPOT[1]!, 'utf8').split('\n')[0]!.split(': ').slice(1).join(': ');
+    const snap = JSON.parse(recordedBody) as { lastUpdateId: number; bids: [string, string][]; asks: [string, string][] };
+    const bids = new Map(snap.bids.map((l) => [Number(l[0]), l[1]]));
+    const asks = new Map(snap.asks.map((l) => [Number(l[0]), l[1]]));
+    let last = snap.lastUpdateId;
+    for (const frame of recorded(SPOT[0]!, ['nknusdt@depth@100ms'])) {
+      const d = splitCombined(frame)!.data;
+      const diff = JSON.parse(d) as { u: number; b: [string, string][]; a: [string, string][] };
+      if (diff.u <= last) continue;
+      for (const [p, q] of diff.b) Number(q) === 0 ? bids.delete(Number(p)) : bids.set(Number(p), q);
+      for (const [p, q] of diff.a) Number(q) === 0 ? asks.delete(Number(p)) : asks.set(Number(p), q);
+      last = diff.u;
+    }
+    expect(last).toBeGreaterThan(snap.lastUpdateId); // the capture moved the book on
+    const body = (await (await fetch(`${restUrl}/api/v3/depth?symbol=NKNUSDT&limit=1000`)).json()) as {
+      lastUpdateId: number;
+      bids: [string, string][];
+      asks: [string, string][];
+    };
+    expect(body.lastUpdateId).toBe(last);
+    const sorted = (m: Map<number, string>, desc: boolean) =>
+      [...m].sort((x, y) => (desc ? y[0] - x[0] : x[0] - y[0])).map(([p, q]) => [p, Number(q)]);
+    expect(body.bids.map(([p, q]) => [Number(p), Number(q)])).toEqual(sorted(bids, true));
+    expect(body.asks.map(([p, q]) => [Number(p), Number(q)])).toEqual(sorted(asks, false));
+    expect(() => new FakeExchange({ venue: 'binance', captures: SPOT, depth: 'now' as never })).toThrow(
+      /depth: expected recorded \| live, got now/,
+    );
+  });
+
   it('times out (503) rather than answer from the future; counts weight per source IP', async () => {
     const { restUrl } = await start({
       venue: 'binance-usdm',
