@@ -148,7 +148,10 @@ export class FleetMembership implements ShardOwnership {
   private readonly roles = new Map<number, ShardRole>();
   private readonly synced = new Map<number, number>();
   private readonly maxTs = new Map<number, number>();
-  /** Latest exchange time of a row we decided to write, per shard handed over (the floor of our ack). */
+  /**
+   * Latest exchange time of a row we decided to write, per shard (the floor of any cut we acknowledge). One
+   * map update per written row: the price of never acknowledging a cut before a row already written.
+   */
   private readonly maxWritten = new Map<number, number>();
   /** Acknowledgements we publish, per shard handed over; kept until the successor confirms or we own it again. */
   private readonly acks = new Map<number, CutAck>();
