@@ -23,11 +23,29 @@ resource "aws_dynamodb_table" "ledger" {
     type = "S"
   }
 
+  attribute {
+    name = "sh_pk"
+    type = "S"
+  }
+
+  attribute {
+    name = "file_key"
+    type = "S"
+  }
+
   # Files uploaded but not yet committed, per table and bucket, in upload order: the committer's work queue.
   global_secondary_index {
     name            = "uncommitted"
     hash_key        = "gsi1pk"
     range_key       = "gsi1sk"
+    projection_type = "ALL"
+  }
+
+  # Every file of one (table, hour, shard): a standby taking over a dead owner's shard reads what it made durable.
+  global_secondary_index {
+    name            = "by_shard_hour"
+    hash_key        = "sh_pk"
+    range_key       = "file_key"
     projection_type = "ALL"
   }
 

@@ -45,6 +45,13 @@ data "aws_iam_policy_document" "writer" {
     resources = [var.ledger_table_arn]
   }
 
+  # A standby taking over a dead owner's shard lists that shard's recorded files (then reads them: GetObject above).
+  statement {
+    sid       = "ReadShardFiles"
+    actions   = ["dynamodb:Query"]
+    resources = ["${var.ledger_table_arn}/index/by_shard_hour"]
+  }
+
   statement {
     sid       = "FleetMembership"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:GetItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:DescribeTable"]

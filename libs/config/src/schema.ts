@@ -119,6 +119,14 @@ export const collectorConfigSchema = z
          * after it they take the rest at lease expiry. Default 6 × lease_ms. Keep ECS stopTimeout above it.
          */
         leave_timeout_ms: positiveInt.optional(),
+        /**
+         * Warm standby (event streams, S3 sink): each replica also collects the shards it is ranked second for,
+         * buffering their rows, so when an owner is killed its successor writes what the owner had not made
+         * durable. Twice the venue connections. docs/operations/fleet.md.
+         */
+        standby: z.boolean().default(false),
+        /** How far back (exchange time) a standby's buffer reaches. Default 2 × (sink.flush_interval_ms + lease_ms). */
+        standby_window_ms: positiveInt.optional(),
       })
       .prefault({}),
     egress: z
@@ -217,6 +225,22 @@ export const collectorConfigSchema = z
           path: ['fleet', 'table'],
           message: 'required when fleet.mode is dynamic',
         });
+      }
+      if (cfg.fleet.standby === true) {
+        if (cfg.fleet.mode !== 'dynamic')
+          ctx.addIssue({ code: 'custom', path: ['fleet', 'standby'], message: 'needs fleet.mode dynamic' });
+        if (cfg.sink.kind !== 's3')
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fleet', 'standby'],
+            message: "needs sink.kind s3: a takeover reads what the dead owner recorded in the lake",
+          });
+        if (!['ticks', 'liquidations', 'funding'].includes(cfg.stream))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['fleet', 'standby'],
+            message: `applies to event streams (ticks, liquidations, funding), not ${cfg.stream}: books resync from a REST snapshot`,
+          });
       }
       if (cfg.fleet.heartbeat_ms * 2 > cfg.fleet.lease_ms) {
         ctx.addIssue({

@@ -97,6 +97,23 @@ describe('collector config', () => {
     );
   });
 
+  it('fleet.standby needs a dynamic fleet, the S3 sink and an event stream', () => {
+    const issues = issuesOf(() =>
+      loadCollectorConfig({
+        value: { ...base, app: 'collector-spot-delta', stream: 'spot-delta', exchanges: { binance: base.exchanges.binance }, fleet: { standby: true } },
+      }),
+    );
+    expect(issues).toEqual(
+      expect.arrayContaining([
+        'fleet.standby: needs fleet.mode dynamic',
+        'fleet.standby: needs sink.kind s3: a takeover reads what the dead owner recorded in the lake',
+        'fleet.standby: applies to event streams (ticks, liquidations, funding), not spot-delta: books resync from a REST snapshot',
+      ]),
+    );
+    const ok = loadCollectorConfig({ value: { ...base, fleet: { mode: 'dynamic', table: 'cf-fleet' } } });
+    expect(ok.fleet.standby).toBe(false);
+  });
+
   it('resolves channel settings: defaults then per exchange+stream override', () => {
     const cfg = loadCollectorConfig({
       value: {

@@ -79,6 +79,15 @@ export interface FileLedgerOptions {
 }
 
 export const UNCOMMITTED_INDEX = 'uncommitted';
+/**
+ * Every file of one (table, hour, shard), committed or not (`sh_pk` = `table#hour#shard`, range `file_key`):
+ * what a standby taking over a dead owner's shard reads to learn what the owner made durable.
+ */
+export const SHARD_HOUR_INDEX = 'by_shard_hour';
+
+function shardHourKey(table: string, hour: string, shard: number): string {
+  return `${table}#${hour}#${shard}`;
+}
 
 const filePk = (fileKey: string): string => `file#${fileKey}`;
 
@@ -208,7 +217,8 @@ export class FileLedger {
     const describe = async (): Promise<{ status: string | undefined; hasIndex: boolean } | undefined> => {
       try {
         const out = await this.call('describe_table', () => this.client.send(new DescribeTableCommand({ TableName: this.tableName })));
-        const hasIndex = (out.Table?.GlobalSecondaryIndexes ?? []).some((g) => g.IndexName === UNCOMMITTED_INDEX);
+        const names = (out.Table?.GlobalSecondaryIndexes ?? []).map((g) => g.IndexName);
+        const hasIndex = names.includes(UNCOMMITTED_INDEX) && names.includes(SHARD_HOUR_INDEX);
         return { status: out.Table?.TableStatus, hasIndex };
       } catch (err) {
         if (err instanceof CfError && (err.context as { awsError?: string }).awsError === 'ResourceNotFoundException') return undefined;
@@ -227,6 +237,8 @@ export class FileLedger {
                 { AttributeName: 'pk', AttributeType: 'S' },
                 { AttributeName: 'gsi1pk', AttributeType: 'S' },
                 { AttributeName: 'gsi1sk', AttributeType: 'S' },
+                { AttributeName: 'sh_pk', AttributeType: 'S' },
+                { AttributeName: 'file_key', AttributeType: 'S' },
               ],
               KeySchema: [{ AttributeName: 'pk', KeyType: 'HASH' }],
               GlobalSecondaryIndexes: [
@@ -235,6 +247,14 @@ export class FileLedger {
                   KeySchema: [
                     { AttributeName: 'gsi1pk', KeyType: 'HASH' },
                     { AttributeName: 'gsi1sk', KeyType: 'RANGE' },
+                  ],
+                  Projection: { ProjectionType: 'ALL' },
+                },
+                {
+                  IndexName: SHARD_HOUR_INDEX,
+                  KeySchema: [
+                    { AttributeName: 'sh_pk', KeyType: 'HASH' },
+                    { AttributeName: 'file_key', KeyType: 'RANGE' },
                   ],
                   Projection: { ProjectionType: 'ALL' },
                 },
@@ -252,7 +272,10 @@ export class FileLedger {
       state = await describe();
       if (state?.status === 'ACTIVE') {
         if (!state.hasIndex) {
-          throw new CfError('CF_LEDGER', `ledger table ${this.tableName} exists without the '${UNCOMMITTED_INDEX}' GSI (gsi1pk/gsi1sk); see libs/idempotency/README.md`);
+          throw new CfError(
+            'CF_LEDGER',
+            `ledger table ${this.tableName} exists without the '${UNCOMMITTED_INDEX}' (gsi1pk/gsi1sk) and '${SHARD_HOUR_INDEX}' (sh_pk/file_key) GSIs; see libs/idempotency/README.md`,
+          );
         }
         return;
       }
@@ -288,6 +311,7 @@ export class FileLedger {
       put_token: { S: putToken },
       gsi1pk: { S: this.indexPk(input.table, input.fileKey) },
       gsi1sk: { S: `${input.hour}#${input.fileKey}` },
+      sh_pk: { S: shardHourKey(input.table, input.hour, input.shard) },
       ...(input.exchangeTsRange
         ? {
             min_exchange_ts: { N: String(input.exchangeTsRange.min) },
@@ -372,6 +396,31 @@ export class FileLedger {
    * Reads the GSI, which is eventually consistent in AWS: a file just committed can still show up
    * for a moment, so a committer confirms with `getMany` (consistent) before committing.
    */
+  /**
+   * Every recorded file of one (table, hour, shard), whatever its state. Through a GSI, so eventually
+   * consistent: a takeover reads it a lease after the dead owner's last write, far past index propagation.
+   */
+  async listShardHour(table: string, hour: string, shard: number): Promise<LedgerEntry[]> {
+    const out: LedgerEntry[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.call('query_shard_hour', () =>
+        this.client.send(
+          new QueryCommand({
+            TableName: this.tableName,
+            IndexName: SHARD_HOUR_INDEX,
+            KeyConditionExpression: 'sh_pk = :k',
+            ExpressionAttributeValues: { ':k': { S: shardHourKey(table, hour, shard) } },
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      for (const item of page.Items ?? []) out.push(fromItem(item));
+      start = page.LastEvaluatedKey;
+    } while (start);
+    return out;
+  }
+
   async listUncommitted(table: string, limit: number): Promise<LedgerEntry[]> {
     if (!Number.isInteger(limit) || limit < 1) throw new CfError('CF_CONFIG_INVALID', `listUncommitted limit: expected a positive integer, got ${limit}`);
     const perShard = await this.mapLimited(

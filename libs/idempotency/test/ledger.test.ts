@@ -99,6 +99,22 @@ describe('FileLedger against dynalite', () => {
     );
   });
 
+  it('lists every file of one (table, hour, shard), committed or not, and nothing of the others', async () => {
+    const { l } = await ledger();
+    await l.seenOrPut(entry('sh/a', { exchangeTsRange: { min: 1, max: 2 } }));
+    await l.seenOrPut(entry('sh/b'));
+    await l.seenOrPut(entry('sh/other-shard', { shard: 4 }));
+    await l.seenOrPut(entry('sh/other-hour', { hour: '2024-01-31T14' }));
+    await l.seenOrPut(entry('sh/other-table', { table: 'funding' }));
+    await l.markCommitted(['sh/b'], '7', 'commit-sh');
+    const files = await l.listShardHour('trades', '2024-01-31T13', 3);
+    expect(files.map((f) => [f.fileKey, f.state]).sort()).toEqual([
+      ['sh/a', 'uploaded'],
+      ['sh/b', 'committed'],
+    ]);
+    expect(files.find((f) => f.fileKey === 'sh/a')?.exchangeTsRange).toEqual({ min: 1, max: 2 });
+  });
+
   it('rejects malformed entries before writing', async () => {
     const { l } = await ledger();
     await expect(l.seenOrPut(entry('bad', { checksumSha256: 'abc', rows: -1 }))).rejects.toThrow(/checksumSha256.*rows/);

@@ -10,7 +10,9 @@ import { gauge, counter } from '@cryptoflow/metrics';
 import type { Registry } from '@cryptoflow/metrics';
 import type { CanonicalRow, Exchange } from '@cryptoflow/model';
 import { STREAM_TABLE } from '@cryptoflow/model';
-import { FleetMembership, createShardHasher, ownedSymbols } from '@cryptoflow/sharding';
+import { FleetMembership, assignSymbols, createShardHasher } from '@cryptoflow/sharding';
+import { naturalRowKey } from '@cryptoflow/sink';
+import type { DurableRows } from '@cryptoflow/sink';
 import type { RowDecision, ShardHasher, ShardOwnership } from '@cryptoflow/sharding';
 import { ShardPipeline } from './pipeline.js';
 import type { RowConsumer } from './pipeline.js';
@@ -64,6 +66,8 @@ interface ShardUnit {
   cutSetAt: number;
   /** Wall time (ms) at which every socket of the unit was first seen open; 0 until then. */
   openSeenAt: number;
+  /** After a standby takeover: the rows the dead owner made durable, not to be written again. */
+  durable: DurableRows | undefined;
 }
 
 /** A unit whose sockets are open this long without a row (a quiet shard) counts as live. */
@@ -152,7 +156,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
     const ip = pool?.ipFor(shard);
     // The unit is referenced by its row filter; assigned right after construction, before any row flows.
     let self!: ShardUnit;
-    const rowFilter = (row: CanonicalRow): boolean | 'hold' => {
+    const rowFilter = (row: CanonicalRow): boolean | 'hold' | 'buffer' => {
       const ts = row.exchange_ts;
       if (ts > self.maxTs) self.maxTs = ts;
       if (ts > venueClock(exchange)) venueMaxTs.set(exchange, ts);
@@ -160,7 +164,14 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       const fleetDecision = decideAt ? decideAt(shard, ts) : 'write';
       const { from, until } = self;
       if (from === 'pending' || (from !== null && ts < from) || (until !== null && ts >= until)) return false;
-      return fleetDecision === 'hold' ? 'hold' : fleetDecision === 'write';
+      if (fleetDecision !== 'write') return fleetDecision === 'skip' ? false : fleetDecision;
+      const durable = self.durable;
+      if (durable && ts <= durable.maxTs && durable.keys.has(naturalRowKey(table, row as unknown as Record<string, unknown>))) {
+        mTakeoverRows.inc({ exchange, stream, outcome: 'durable' });
+        return false;
+      }
+      if (durable) mTakeoverRows.inc({ exchange, stream, outcome: 'written' });
+      return true;
     };
     const pipeline = new ShardPipeline({
       app: ctx.app,
@@ -233,6 +244,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       replaces,
       cutSetAt: 0,
       openSeenAt: 0,
+      durable: undefined,
     };
     units.set(key, self);
     log.info(
@@ -280,14 +292,65 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   };
 
   const assign = (): void => {
+    // Shards to collect: those we own, and (standby mode) those we stand by for.
+    const standby = fleet?.standbyShards() ?? new Set<number>();
     for (const exchange of Object.keys(config.exchanges) as Exchange[]) {
       const symbols = config.exchanges[exchange]?.symbols ?? [];
-      const owned = ownedSymbols(hasher, exchange, symbols, config.sharding.total_shards, ownership);
+      const owned = assignSymbols(hasher, exchange, symbols, config.sharding.total_shards);
+      for (const shard of [...owned.keys()]) if (!ownership.owns(shard) && !standby.has(shard)) owned.delete(shard);
       for (const [shard, syms] of owned)
         if (!units.has(`${exchange}|${shard}`)) startUnit(exchange, shard, syms);
       for (const [key, unit] of units) if (unit.exchange === exchange && !owned.has(unit.shard)) stopShard(key);
     }
   };
+
+  const standbyWindowUs =
+    (config.fleet.standby_window_ms ?? 2 * (config.sink.flush_interval_ms + config.fleet.lease_ms)) * 1000;
+  const takeovers = new Map<number, number>(); // shard → attempts
+  /**
+   * The owner of `shard` died while we stood by: find which of our buffered rows it had made durable (its
+   * recorded files in the lake), skip those, write the rest. Until then the rows stay held, in order.
+   */
+  const startTakeover = (shard: number): void => {
+    const attempts = (takeovers.get(shard) ?? 0) + 1;
+    takeovers.set(shard, attempts);
+    const shardUnits = [...units.values()].filter((u) => u.shard === shard);
+    const oldest = Math.min(...shardUnits.map((u) => u.pipeline.oldestHeldTs() ?? Number.POSITIVE_INFINITY));
+    const newest = Math.max(0, ...shardUnits.map((u) => u.maxTs));
+    const done = (durable: DurableRows | undefined): void => {
+      for (const u of shardUnits) u.durable = durable;
+      fleet?.completeTakeover(shard);
+      for (const u of shardUnits) u.pipeline.releaseHeld();
+      takeovers.delete(shard);
+    };
+    if (!Number.isFinite(oldest) || !sink.durableRows) {
+      logger.warn({ shard, buffered: 0 }, 'fleet takeover: owner died, nothing buffered to recover');
+      done(undefined);
+      return;
+    }
+    const buffered = shardUnits.reduce((n, u) => n + u.pipeline.heldRows, 0);
+    sink
+      .durableRows(shard, oldest, Math.max(oldest, newest))
+      .then((durable) => {
+        logger.warn(
+          { shard, buffered, fromTs: oldest, durableFiles: durable.files, durableRows: durable.keys.size, durableUntil: durable.maxTs },
+          'fleet takeover: owner died; writing the buffered rows it had not made durable',
+        );
+        done(durable);
+      })
+      .catch((err: unknown) => {
+        // Retried on the next ticks; after that the buffer is written whole (a duplicate beats a gap).
+        logger.error({ shard, attempts, err: String(err) }, 'fleet takeover: reading the lake failed');
+        if (attempts >= 10) done(undefined);
+        else setTimeout(() => takeovers.delete(shard), 1_000).unref();
+      });
+  };
+  const mTakeoverRows = counter(
+    registry,
+    'fleet_takeover_rows_total',
+    "Buffered rows after a standby takeover: written, or skipped as already durable from the dead owner.",
+    ['exchange', 'stream', 'outcome'],
+  );
 
   /**
    * Every 200 ms: (1) a replacement unit (egress move) that is live sets the local cut and its predecessor
@@ -295,6 +358,14 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
    */
   const handoverTick = (): void => {
     const nowMs = Date.now();
+    if (fleet && config.fleet.standby) {
+      // A standby's buffer reaches back the window, measured on the shard's own stream.
+      const standby = fleet.standbyShards();
+      for (const u of units.values())
+        if (standby.has(u.shard) && u.maxTs > 0) u.pipeline.evictHeldBefore(u.maxTs - standbyWindowUs);
+      for (const shard of fleet.pendingTakeovers()) if (!takeovers.has(shard)) startTakeover(shard);
+      for (const u of units.values()) if (u.durable && u.maxTs > u.durable.maxTs + RELEASE_SLACK_US) u.durable = undefined;
+    }
     // Rows held for an unacknowledged fleet cut: written or skipped once the acknowledgement is in.
     for (const u of [...units.values(), ...retiring]) if (u.pipeline.heldRows > 0) u.pipeline.releaseHeld();
     for (const unit of units.values()) {
@@ -376,11 +447,11 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
   }
 
   // Fleet and egress state as metrics (the pool keeps egress_shard_ip itself).
-  const mOwned = gauge(registry, 'fleet_owned_shards', 'Shards this replica holds, by role (owned, incoming, outgoing).', ['role']);
+  const mOwned = gauge(registry, 'fleet_owned_shards', 'Shards this replica holds, by role (owned, incoming, outgoing; standby: collected, not written).', ['role']);
   const mLease = gauge(registry, 'fleet_lease_valid', '1 while this replica holds a valid fleet lease (static ownership: always 1).');
   const mReplicas = gauge(registry, 'fleet_live_replicas', 'Live replicas in the last fleet view (static: replica_count).');
   const mUnits = gauge(registry, 'collector_shard_units', 'Shard pipelines running (retiring ones of an egress move included).', ['exchange']);
-  const mHeld = gauge(registry, 'fleet_rows_held', 'Rows held until the old owner acknowledges a handover cut (normally 0).');
+  const mHeld = gauge(registry, 'fleet_rows_held', 'Rows held: until a handover cut is acknowledged or a standby takeover resolved, and standby buffers.');
   const updateFleetMetrics = (): void => {
     let held = 0;
     for (const u of [...units.values(), ...retiring]) held += u.pipeline.heldRows;
@@ -388,6 +459,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
     if (fleet) {
       const counts = fleet.roleCounts();
       for (const role of ['owned', 'incoming', 'outgoing'] as const) mOwned.set({ role }, counts[role]);
+      if (config.fleet.standby) mOwned.set({ role: 'standby' }, fleet.standbyShards().size);
       mLease.set(fleet.leaseValid() ? 1 : 0);
       mReplicas.set(fleet.liveReplicas());
     } else {

@@ -31,6 +31,7 @@ export async function createOwnership(
     hasher,
     leaseMs: config.fleet.lease_ms,
     heartbeatMs: config.fleet.heartbeat_ms,
+    standby: config.fleet.standby,
     onFenced: (reason) => logger.error({ reason }, 'fenced: lease lost, giving up every shard and rejoining'),
     onHandover: (event) => logger.info(event, `fleet handover: cut ${event.kind}`),
   });

@@ -41,9 +41,11 @@ export interface ShardPipelineOptions {
   readonly consumers: readonly RowConsumer[];
   /**
    * Drops rows this replica must not write (shard handover cut), counted; `'hold'` keeps a row (and every
-   * row after it, so order holds) until the decision is known: `releaseHeld()` asks again.
+   * row after it, so order holds) until the decision is known: `releaseHeld()` asks again. `'buffer'` keeps
+   * it the same way but as a standby's copy: evicted oldest first (`evictHeldBefore`, or past the cap)
+   * instead of pushing back on the socket.
    */
-  readonly rowFilter?: (row: CanonicalRow) => boolean | 'hold';
+  readonly rowFilter?: (row: CanonicalRow) => boolean | 'hold' | 'buffer';
   readonly registry: Registry;
   readonly logger: Logger;
   readonly watcher?: ChannelWatcher;
@@ -59,6 +61,8 @@ const ROW_BATCH = 2048;
  */
 const MAX_HELD_ROWS = 100_000;
 const HELD_RECHECK_MS = 50;
+/** A standby's buffer per shard: past this the oldest rows go (the window normally evicts them first). */
+const MAX_BUFFERED_ROWS = 1_000_000;
 
 /**
  * One (exchange, shard) lane: raw channel → processor → row channel → consumers. Every item of one
@@ -151,13 +155,38 @@ export class ShardPipeline {
     while (this.heldHead < this.held.length) {
       const row = this.held[this.heldHead] as CanonicalRow;
       const decision = filter(row);
-      if (decision === 'hold') return;
+      if (decision === 'hold' || decision === 'buffer') return;
       this.heldHead++;
       if (decision) this.deliver(row);
       else this.rejected.inc({ ...this.labels, reason: 'not_owner' });
     }
     this.held = [];
     this.heldHead = 0;
+  }
+
+  /**
+   * Drops held rows from the oldest while their exchange time is before `exchangeTsMicros`: a standby's
+   * buffer only needs to reach back to the owner's last durable file. Returns how many went.
+   */
+  evictHeldBefore(exchangeTsMicros: number): number {
+    let n = 0;
+    while (this.heldHead < this.held.length && (this.held[this.heldHead] as CanonicalRow).exchange_ts < exchangeTsMicros) {
+      this.heldHead++;
+      n++;
+    }
+    if (this.heldHead === this.held.length) {
+      this.held = [];
+      this.heldHead = 0;
+    } else if (this.heldHead > 65_536 && this.heldHead * 2 > this.held.length) {
+      this.held = this.held.slice(this.heldHead);
+      this.heldHead = 0;
+    }
+    return n;
+  }
+
+  /** Exchange time of the oldest held row (undefined: none held). */
+  oldestHeldTs(): number | undefined {
+    return this.heldRows > 0 ? (this.held[this.heldHead] as CanonicalRow).exchange_ts : undefined;
   }
 
   /** Closes the input and resolves when every frame received has become rows handed to the consumers. */
@@ -172,7 +201,13 @@ export class ShardPipeline {
     await this.sinkLoop;
     this.releaseHeld();
     const undecided = this.heldRows;
-    if (undecided > 0) {
+    const head = this.held[this.heldHead];
+    if (undecided > 0 && head && this.options.rowFilter?.(head) === 'buffer') {
+      // A standby's copy: the owner writes these.
+      this.rejected.inc({ ...this.labels, reason: 'standby' }, undecided);
+      this.held = [];
+      this.heldHead = 0;
+    } else if (undecided > 0) {
       // Stopped while a handover cut was still unacknowledged: the old owner has not stopped writing these.
       this.rejected.inc({ ...this.labels, reason: 'handover_unacknowledged' }, undecided);
       this.options.logger.warn(
@@ -203,13 +238,13 @@ export class ShardPipeline {
       if (this.heldRows > 0) this.releaseHeld();
       for (let i = 0; i < batch.length; i++) {
         const row = batch[i] as CanonicalRow;
-        if (this.heldRows > 0) {
-          // Behind a held row: wait in line, so a symbol's rows never overtake each other.
-          await this.hold(row);
+        const decision = rowFilter ? rowFilter(row) : true;
+        if (decision === 'buffer') {
+          this.buffer(row);
           continue;
         }
-        const decision = rowFilter ? rowFilter(row) : true;
-        if (decision === 'hold') {
+        // Behind a held row every row waits in line, so a symbol's rows never overtake each other.
+        if (decision === 'hold' || this.heldRows > 0) {
           await this.hold(row);
           continue;
         }
@@ -220,6 +255,11 @@ export class ShardPipeline {
         this.deliver(row);
       }
     }
+  }
+
+  private buffer(row: CanonicalRow): void {
+    this.held.push(row);
+    if (this.heldRows > MAX_BUFFERED_ROWS) this.heldHead++;
   }
 
   private async hold(row: CanonicalRow): Promise<void> {

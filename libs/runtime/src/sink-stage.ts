@@ -6,13 +6,19 @@ import { STREAM_TABLE } from '@cryptoflow/model';
 import type { CanonicalRow } from '@cryptoflow/model';
 import { Partitioner } from '@cryptoflow/partitioner';
 import { KafkaRowSink, LocalFileStore, RowSink, S3FileStore } from '@cryptoflow/sink';
-import type { FileStore, FlushedFile } from '@cryptoflow/sink';
+import { readDurableRows } from '@cryptoflow/sink';
+import type { DurableRows, FileStore, FlushedFile } from '@cryptoflow/sink';
 import type { ShardHasher } from '@cryptoflow/sharding';
 import { commitIdOf, createLakeClients, dataFileOf } from './lake-clients.js';
 import type { RowConsumer } from './pipeline.js';
 
 export interface SinkStage {
   readonly consumers: readonly RowConsumer[];
+  /**
+   * S3 sink only: natural keys of the rows of `shard` recorded in the lake for an exchange-time window,
+   * whoever wrote them (a standby's takeover reads what the dead owner made durable).
+   */
+  readonly durableRows?: (shard: number, fromUs: number, toUs: number) => Promise<DurableRows>;
   healthy(): boolean;
   describe(): Record<string, unknown>;
   files(): { key: string; rows: number; bytes: number; uri: string }[];
@@ -44,6 +50,7 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
   let store: FileStore;
   let onStored: (file: FlushedFile) => Promise<void> = async () => undefined;
   let closeLake: () => void = () => undefined;
+  let durableRows: SinkStage['durableRows'];
 
   if (config.sink.kind === 's3') {
     const lake = createLakeClients(config.sink, ctx);
@@ -88,6 +95,15 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
         await lake.ledger.markCommitted([file.key], result.snapshotId.toString(), commitId);
       }
     };
+    durableRows = (shard, fromUs, toUs) =>
+      readDurableRows({
+        s3: lake.s3,
+        table,
+        shard,
+        fromUs,
+        toUs,
+        recordedFiles: (hour) => lake.ledger.listShardHour(table, hour, shard),
+      });
   } else {
     store = new LocalFileStore({ dir: config.sink.dir });
   }
@@ -123,6 +139,7 @@ export async function createSinkStage(config: CollectorConfig, ctx: SinkStageCon
   }
   return {
     consumers,
+    ...(durableRows ? { durableRows } : {}),
     healthy: () => rowSink.healthy(),
     describe: () => ({
       kind: config.sink.kind,

@@ -16,7 +16,7 @@ import { CfError } from '@cryptoflow/core';
 import { checkTotalShards } from './hasher.js';
 import type { ShardHasher } from './hasher.js';
 import type { ShardOwnership } from './ownership.js';
-import { rendezvousOwner } from './rendezvous.js';
+import { rendezvousOwner, rendezvousRunnerUp } from './rendezvous.js';
 
 export interface FleetMembershipOptions {
   readonly client: DynamoDBClient;
@@ -39,6 +39,12 @@ export interface FleetMembershipOptions {
   readonly onFenced?: (reason: string) => void;
   /** Tests: no heartbeat timer; `tick()` is the only heartbeat. */
   readonly manualHeartbeats?: boolean;
+  /**
+   * Warm standby: also collect the shards this replica is ranked second for (it owns them if their owner
+   * disappears), buffering their rows; on a takeover after the owner died, the collector writes the buffered
+   * rows the dead owner had not made durable (`pendingTakeovers`, `completeTakeover`).
+   */
+  readonly standby?: boolean;
   /** Each handover step, for the log: where every cut came from is what an operator needs after the fact. */
   readonly onHandover?: (event: HandoverEvent) => void;
 }
@@ -66,14 +72,17 @@ export type HandoverEvent =
   | { readonly kind: 'released'; readonly shard: number; readonly to: string; readonly cutUs: number | null };
 
 /**
- * What a replica does with one row of a shard: write it, skip it (another replica writes it), or hold it
- * until a handover cut is acknowledged (then it is written or skipped, in order).
+ * What a replica does with one row of a shard: write it, skip it (another replica writes it), hold it until
+ * a handover cut is acknowledged or a takeover resolved (then it is written or skipped, in order), or buffer
+ * it as a standby (kept for a while in case the owner dies, then dropped).
  */
-export type RowDecision = 'write' | 'skip' | 'hold';
+export type RowDecision = 'write' | 'skip' | 'hold' | 'buffer';
 
 /** Cuts are in exchange time (µs), so a handover splits rows the same way live and in a replay. */
 type ShardRole =
-  | { kind: 'owned' }
+  /** `takeover`: ours since the owner died while we were its standby; rows held until the collector resolved
+   *  which of our buffered rows the dead owner had made durable. */
+  | { kind: 'owned'; takeover?: boolean }
   | {
       kind: 'incoming';
       from: string;
@@ -146,6 +155,8 @@ export class FleetMembership implements ShardOwnership {
   private readonly now: () => number;
   private readonly listeners = new Set<(owned: ReadonlySet<number>) => void>();
   private readonly roles = new Map<number, ShardRole>();
+  /** Shards we are ranked second for (standby mode): collected and buffered, not written. */
+  private standbys = new Set<number>();
   private readonly synced = new Map<number, number>();
   private readonly maxTs = new Map<number, number>();
   /**
@@ -235,6 +246,23 @@ export class FleetMembership implements ShardOwnership {
     return this.leaseValid() && this.roles.has(shard);
   }
 
+  /** Shards this replica stands by for (standby mode): to collect and buffer, not to write. */
+  standbyShards(): ReadonlySet<number> {
+    if (!this.leaseValid()) return new Set();
+    return new Set(this.standbys);
+  }
+
+  /** Shards taken over from a dead owner whose buffered rows wait for the collector to resolve them. */
+  pendingTakeovers(): number[] {
+    return [...this.roles].filter(([, r]) => r.kind === 'owned' && r.takeover === true).map(([s]) => s);
+  }
+
+  /** The collector decided which buffered rows to write: the shard is owned outright from now on. */
+  completeTakeover(shard: number): void {
+    const role = this.roles.get(shard);
+    if (role?.kind === 'owned' && role.takeover) this.roles.set(shard, { kind: 'owned' });
+  }
+
   /**
    * What to do with a row of `shard` at exchange time `exchangeTsMicros`. During a handover both owners
    * collect; the acknowledged cut splits the rows between them so none is written twice or skipped. The
@@ -247,11 +275,12 @@ export class FleetMembership implements ShardOwnership {
     if (!role) {
       const r = this.released.get(shard);
       if (r === undefined || exchangeTsMicros >= r.cutUs || (r.fromUs !== null && exchangeTsMicros < r.fromUs))
-        return 'skip';
+        return this.standbys.has(shard) ? 'buffer' : 'skip';
       this.noteWritten(shard, exchangeTsMicros);
       return 'write';
     }
     if (role.kind === 'owned') {
+      if (role.takeover) return 'hold';
       this.noteWritten(shard, exchangeTsMicros);
       return 'write';
     }
@@ -378,6 +407,7 @@ export class FleetMembership implements ShardOwnership {
       leaving: this.leaving,
       leaseExpiresInMs: Math.max(0, this.leaseDeadline - this.now()),
       liveReplicas: this.members.map((m) => m.id),
+      ...(this.options.standby ? { standby: [...this.standbys].sort((a, b) => a - b) } : {}),
       fenced: this.fencedCount,
       shards: Object.fromEntries(
         [...this.roles]
@@ -385,7 +415,9 @@ export class FleetMembership implements ShardOwnership {
           .map(([s, r]) => [
             s,
             r.kind === 'owned'
-              ? 'owned'
+              ? r.takeover
+                ? 'owned (taking over)'
+                : 'owned'
               : r.kind === 'incoming'
                 ? `incoming${r.ackedUs !== null ? ' (acknowledged)' : r.cutUs !== null ? ' (cut proposed)' : ''}`
                 : `outgoing${r.cutUs !== null ? ' (cut acknowledged)' : ''}`,
@@ -555,6 +587,7 @@ export class FleetMembership implements ShardOwnership {
     this.fencedCount++;
     this.leaseDeadline = 0;
     this.roles.clear();
+    this.standbys = new Set();
     this.synced.clear();
     this.released.clear();
     this.acks.clear();
@@ -639,10 +672,14 @@ export class FleetMembership implements ShardOwnership {
       previousMembers.size === 0
         ? this.members.map((m) => m.id).filter((id) => id !== me)
         : [...previousMembers].filter((id) => byId.has(id) || id === me);
+    const wasStandby = this.standbys;
+    const standbys = new Set<number>();
     for (let shard = 0; shard < this.options.totalShards; shard++) {
       const owner = rendezvousOwner(this.options.hasher, shard, ids);
       const role = this.roles.get(shard);
       const previousOwner = rendezvousOwner(this.options.hasher, shard, previousIds);
+      if (this.options.standby && owner !== me && rendezvousRunnerUp(this.options.hasher, shard, ids) === me)
+        standbys.add(shard);
       if (owner === me) {
         if (role?.kind === 'owned') continue;
         if (role?.kind === 'incoming') {
@@ -697,9 +734,16 @@ export class FleetMembership implements ShardOwnership {
         this.released.delete(shard);
         this.acks.delete(shard);
         this.taken.delete(shard);
+        // No live previous owner: a crash takeover. As its standby we hold what we buffered until the
+        // collector has sorted out which of it the dead owner had made durable.
+        const takeover = !from && this.options.standby === true && wasStandby.has(shard);
         this.roles.set(
           shard,
-          from ? { kind: 'incoming', from, cutUs: null, ackedUs: null, ackedAtMs: 0 } : { kind: 'owned' },
+          from
+            ? { kind: 'incoming', from, cutUs: null, ackedUs: null, ackedAtMs: 0 }
+            : takeover
+              ? { kind: 'owned', takeover: true }
+              : { kind: 'owned' },
         );
         if (!from) this.synced.delete(shard);
         continue;
@@ -770,8 +814,10 @@ export class FleetMembership implements ShardOwnership {
         this.roles.set(shard, outgoing);
       }
     }
+    this.standbys = standbys;
     const after = this.owned();
-    if (before.size !== after.size || [...after].some((s) => !before.has(s))) this.emit();
+    const standbyChanged = standbys.size !== wasStandby.size || [...standbys].some((s) => !wasStandby.has(s));
+    if (standbyChanged || before.size !== after.size || [...after].some((s) => !before.has(s))) this.emit();
     if (publish) this.republish = true;
   }
 

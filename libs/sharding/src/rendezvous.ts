@@ -23,6 +23,19 @@ export function rendezvousOwner(
   return best;
 }
 
+/**
+ * The replica ranked second for `shard` (the one that owns it if the owner disappears): a warm standby.
+ * Undefined with fewer than two replicas.
+ */
+export function rendezvousRunnerUp(
+  hasher: ShardHasher,
+  shard: number,
+  replicaIds: readonly string[],
+): string | undefined {
+  const owner = rendezvousOwner(hasher, shard, replicaIds);
+  return owner === undefined ? undefined : rendezvousOwner(hasher, shard, replicaIds.filter((id) => id !== owner));
+}
+
 /** Owner of every shard for a set of live replicas. */
 export function rendezvousAssignment(
   hasher: ShardHasher,

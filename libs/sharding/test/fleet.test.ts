@@ -28,6 +28,7 @@ async function join(
   id: string,
   now: () => number,
   totalShards = TOTAL,
+  standby = false,
 ): Promise<FleetMembership> {
   return FleetMembership.join({
     client: localDynamoClient(dynamo.endpoint),
@@ -41,6 +42,7 @@ async function join(
     now,
     handoverDelayMicros: 2_000_000,
     manualHeartbeats: true,
+    standby,
   });
 }
 
@@ -276,6 +278,43 @@ describe('fleet membership', () => {
     expect(b.decideAt(shard, 2_999_999)).toBe('skip');
     expect(b.decideAt(shard, 3_000_000)).toBe('write');
     await b.close();
+  });
+
+  it('standby: each shard is buffered by its runner-up, which takes it over with rows held when the owner dies', async () => {
+    const c = clock();
+    const a = await join('g8', 'a', c.now, TOTAL, true);
+    const b = await join('g8', 'b', c.now, TOTAL, true);
+    const d = await join('g8', 'd', c.now, TOTAL, true);
+    const all = [a, b, d];
+    await tickAll(all);
+    for (const r of all) for (const s of r.pendingHandovers()) r.markSynced(s, 0);
+    for (const r of all) for (let s = 0; s < TOTAL; s++) r.ownsAt(s, 5_000_000);
+    await tickAll(all);
+    for (const r of all) for (let s = 0; s < TOTAL; s++) r.ownsAt(s, 7_000_000);
+    await tickAll(all);
+    // Every shard: one owner, one standby (the rendezvous runner-up), and the third replica does nothing.
+    for (let s = 0; s < TOTAL; s++) {
+      expect(all.filter((r) => r.owns(s))).toHaveLength(1);
+      expect(all.filter((r) => r.standbyShards().has(s))).toHaveLength(1);
+      expect(all.filter((r) => r.owns(s) && r.standbyShards().has(s))).toHaveLength(0);
+    }
+    const bShards = [...b.owned()];
+    const standbyOfB = new Map(bShards.map((s) => [s, all.find((r) => r.standbyShards().has(s))!]));
+    for (const [s, r] of standbyOfB) expect(r.decideAt(s, 8_000_000)).toBe('buffer');
+    // b dies; a and d see its lease expire.
+    for (let i = 0; i < 6; i++) {
+      c.advance(2_000);
+      await a.tick();
+      await d.tick();
+    }
+    for (const [s, r] of standbyOfB) {
+      expect(r.owns(s)).toBe(true);
+      expect(r.pendingTakeovers()).toContain(s);
+      expect(r.decideAt(s, 9_000_000)).toBe('hold'); // until the collector has read what b made durable
+      r.completeTakeover(s);
+      expect(r.decideAt(s, 9_000_000)).toBe('write');
+    }
+    await Promise.all([a.close(), b.close(), d.close()]);
   });
 
   it("refuses a replica whose total_shards differs from the fleet's", async () => {

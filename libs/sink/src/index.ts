@@ -25,8 +25,13 @@ export {
   withS3Retries,
   DEFAULT_S3_RETRY,
   isRetriableS3Error,
+  readDurableRows,
+  naturalRowKey,
 } from './s3/index.js';
 export type {
+  DurableRowsQuery,
+  DurableRows,
+  RecordedFile,
   S3FileStoreOptions,
   S3ObjectWriterOptions,
   CircuitBreakerOptions,
