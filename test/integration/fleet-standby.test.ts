@@ -3,28 +3,21 @@
  *
  * Two collector-funding processes (A, B) in dynamic fleet mode with standby, writing to the local lake (s3rver,
  * dynalite ledger), against the fake USD-M venue replaying at recorded pace. Every shard is owned by one and
- * collected (buffered, not written) by the other. A is killed with SIGKILL mid-replay; B sees A's lease
- * expire, reads what A had recorded in the lake for those shards, and writes the buffered rows A had not made
- * durable. The recorded files of both, together, must hold exactly the golden rows: none missing (the
+ * collected (buffered, not written) by the other. The one owning more of the shards with symbols is killed
+ * with SIGKILL mid-replay; the other sees its lease expire, reads what it had recorded in the lake for those
+ * shards, and writes the buffered rows it had not made durable. The recorded files of both, together, must hold exactly the golden rows: none missing (the
  * plain fleet loses a few here: fleet-scale.test.ts), none twice.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { parquetReadObjects } from 'hyparquet';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeExchange } from '@cryptoflow/fake-exchange';
-import { FileLedger } from '@cryptoflow/idempotency';
 import { startLocalLake } from '@cryptoflow/local-stack';
-import { createLogger } from '@cryptoflow/logger';
-import { Registry } from '@cryptoflow/metrics';
 import { TABLE_SCHEMAS } from '@cryptoflow/model';
-import { parseS3Uri } from '@cryptoflow/sink';
-import { LOCAL_CREDENTIALS, LOCAL_REGION } from '@cryptoflow/stand-ins';
-import { ROOT, startApp, waitFor } from './helpers.js';
+import { createShardHasher } from '@cryptoflow/sharding';
+import { ROOT, readRecordedRows, startApp, waitFor } from './helpers.js';
 
 const CAPTURES = join(ROOT, 'test', 'fixtures', 'captures');
 const LEASE_MS = 3_000;
@@ -108,35 +101,41 @@ describe('elastic fleet with warm standbys: SIGKILL of a replica during a replay
     const ready = async (r: Replica): Promise<ReadyBody> =>
       (await (await fetch(`${r.url}/ready`)).json()) as ReadyBody;
 
-    const A = await start('A');
-    const B = await start('B');
+    const first = await start('A');
+    const second = await start('B');
     const t0 = Date.now();
     usdm.start();
     // Settled: every shard owned by exactly one replica and stood by for by the other.
-    let aShards: number[] = [];
+    const owned = (x: ReadyBody): number[] =>
+      Object.entries(x.ownership.shards)
+        .filter(([, role]) => role === 'owned')
+        .map(([s]) => Number(s));
     await waitFor(
       'ownership and standby settle over A and B',
       async () => {
-        const [a, b] = [await ready(A), await ready(B)];
-        const owned = (x: ReadyBody) =>
-          Object.entries(x.ownership.shards)
-            .filter(([, role]) => role === 'owned')
-            .map(([s]) => Number(s));
+        const [a, b] = [await ready(first), await ready(second)];
         const [ao, bo] = [owned(a), owned(b)];
-        aShards = ao;
-        const standbyOk =
-          JSON.stringify([...(b.ownership.standby ?? [])].sort((x, y) => x - y)) ===
-          JSON.stringify([...ao].sort((x, y) => x - y));
-        return ao.length + bo.length === 16 && ao.length > 0 && standbyOk;
+        const same = (x: number[], y: number[]) =>
+          JSON.stringify([...x].sort((p, q) => p - q)) === JSON.stringify([...y].sort((p, q) => p - q));
+        return ao.length + bo.length === 16 && same(b.ownership.standby ?? [], ao) && same(a.ownership.standby ?? [], bo);
       },
       20_000,
     );
+    // The victim is the replica owning more of the shards that have symbols (4 symbols on 16 shards): its
+    // standby then has rows to recover whatever ids the replicas drew.
+    const hasher = await createShardHasher();
+    const symbolShards = new Set(
+      ['SUSHIUSDT', 'AKROUSDT', 'KEEPUSDT', 'CTKUSDT'].map((sym) => hasher.shardId('binance-usdm', sym, 16)),
+    );
+    const busy = async (r: Replica) => owned(await ready(r)).filter((sh) => symbolShards.has(sh)).length;
+    const [A, B] = (await busy(first)) >= (await busy(second)) ? [first, second] : [second, first];
+    const aShards = owned(await ready(A));
 
     await new Promise((r) => setTimeout(r, Math.max(0, t0 + 9_000 - Date.now())));
     const killAt = Date.now() - t0;
     A.child.kill('SIGKILL');
     await A.exited;
-    await waitFor('B takes A over', async () => B.output().includes('fleet takeover: owner died'), 20_000);
+    await waitFor(`${B.name} takes ${A.name} over`, async () => B.output().includes('fleet takeover: owner died'), 20_000);
 
     await usdm.whenFinished();
     await new Promise((r) => setTimeout(r, 1_500));
@@ -153,31 +152,11 @@ describe('elastic fleet with warm standbys: SIGKILL of a replica during a replay
 
     // The union of what A and B recorded in the lake (files uploaded but never recorded do not count).
     const table = 'funding';
-    const dynamo = new DynamoDBClient({ endpoint: lake.dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
-    const s3 = new S3Client({ endpoint: lake.s3.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
-    cleanups.push(() => {
-      dynamo.destroy();
-      s3.destroy();
-    });
-    const ledger = new FileLedger({
-      client: dynamo,
-      tableName: lake.ledgerTable,
-      registry: new Registry(),
-      logger: createLogger({ app: 'test', level: 'silent' }),
-    });
     const key = (row: Record<string, unknown>): string =>
       TABLE_SCHEMAS[table].naturalKey.map((c) => String(row[c])).join('|');
+    const recorded = await readRecordedRows(lake, table);
     const written = new Map<string, number>();
-    const entries = await ledger.listUncommitted(table, 10_000);
-    for (const e of entries) {
-      const { bucket, key: objectKey } = parseS3Uri(e.uri);
-      const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: objectKey }))).Body!.transformToByteArray();
-      const rows = (await parquetReadObjects({
-        file: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer,
-        parsers: { timestampFromMicroseconds: (v: bigint) => Number(v) } as never,
-      })) as Record<string, unknown>[];
-      for (const r of rows) written.set(key(r), (written.get(key(r)) ?? 0) + 1);
-    }
+    for (const r of recorded.rows) written.set(key(r), (written.get(key(r)) ?? 0) + 1);
     const golden = readFileSync(join(ROOT, 'test', 'golden', 'funding.jsonl'), 'utf8')
       .split('\n')
       .filter(Boolean)
@@ -187,10 +166,10 @@ describe('elastic fleet with warm standbys: SIGKILL of a replica during a replay
     const missing = golden.map(key).filter((k) => !written.has(k));
     const invented = [...written.keys()].filter((k) => !goldenKeys.has(k));
     console.log(
-      `fleet-standby: A held shards [${aShards.join(',')}], SIGKILL at ${killAt} ms into the replay; ` +
-        `${entries.length} files; rows: golden ${golden.length}, written ${written.size}, duplicates ${duplicates.length}, ` +
-        `missing ${missing.length}; B's takeover wrote ${recovered} buffered rows (written after the kill or never made ` +
-        `durable by A) and skipped ${skippedDurable} A had recorded`,
+      `fleet-standby: ${A.name} (killed) held shards [${aShards.join(',')}], SIGKILL at ${killAt} ms into the replay; ` +
+        `${recorded.files} files; rows: golden ${golden.length}, written ${written.size}, duplicates ${duplicates.length}, ` +
+        `missing ${missing.length}; ${B.name}'s takeover wrote ${recovered} rows (received after the kill, or never made ` +
+        `durable by ${A.name}) and skipped ${skippedDurable} ${A.name} had recorded`,
     );
     expect(invented).toEqual([]);
     expect(duplicates).toEqual([]);

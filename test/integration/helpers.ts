@@ -2,9 +2,16 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { parquetReadObjects } from 'hyparquet';
+import { FileLedger } from '@cryptoflow/idempotency';
+import { createLogger } from '@cryptoflow/logger';
+import { Registry } from '@cryptoflow/metrics';
 import { TABLE_SCHEMAS } from '@cryptoflow/model';
 import type { TableName } from '@cryptoflow/model';
+import { parseS3Uri } from '@cryptoflow/sink';
+import { LOCAL_CREDENTIALS, LOCAL_REGION } from '@cryptoflow/stand-ins';
 
 export const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -29,20 +36,53 @@ export function parquetFiles(dir: string): string[] {
 /** Rows of a table's Parquet files as canonical row objects (numbers for longs and timestamps). */
 export async function readTableRows(dir: string, table: TableName): Promise<Record<string, unknown>[]> {
   const rows: Record<string, unknown>[] = [];
-  for (const file of parquetFiles(join(dir, table))) {
-    const buf = readFileSync(file);
-    const objs = (await parquetReadObjects({
-      file: buf.buffer.slice(buf.byteOffset, buf.byteOffset + buf.byteLength) as ArrayBuffer,
-      parsers: { timestampFromMicroseconds: (v: bigint) => Number(v) } as never,
-    })) as Record<string, unknown>[];
-    for (const r of objs) {
-      const row: Record<string, unknown> = { table };
-      for (const c of TABLE_SCHEMAS[table].columns)
-        row[c.name] = typeof r[c.name] === 'bigint' ? Number(r[c.name]) : (r[c.name] ?? null);
-      rows.push(row);
-    }
-  }
+  for (const file of parquetFiles(join(dir, table))) rows.push(...(await rowsOf(readFileSync(file), table)));
   return rows;
+}
+
+/** Canonical rows from Parquet bytes (numbers for longs and timestamps). */
+async function rowsOf(bytes: Uint8Array, table: TableName): Promise<Record<string, unknown>[]> {
+  const objs = (await parquetReadObjects({
+    file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
+    parsers: { timestampFromMicroseconds: (v: bigint) => Number(v) } as never,
+  })) as Record<string, unknown>[];
+  return objs.map((r) => {
+    const row: Record<string, unknown> = { table };
+    for (const c of TABLE_SCHEMAS[table].columns)
+      row[c.name] = typeof r[c.name] === 'bigint' ? Number(r[c.name]) : (r[c.name] ?? null);
+    return row;
+  });
+}
+
+/**
+ * Every row of a table's files recorded in a local lake's ledger (whoever wrote them; objects uploaded but never
+ * recorded do not count: they are never committed). With the number of files.
+ */
+export async function readRecordedRows(
+  lake: { readonly s3: { readonly endpoint: string }; readonly dynamo: { readonly endpoint: string }; readonly ledgerTable: string },
+  table: TableName,
+): Promise<{ rows: Record<string, unknown>[]; files: number }> {
+  const dynamo = new DynamoDBClient({ endpoint: lake.dynamo.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS });
+  const s3 = new S3Client({ endpoint: lake.s3.endpoint, region: LOCAL_REGION, credentials: LOCAL_CREDENTIALS, forcePathStyle: true });
+  try {
+    const ledger = new FileLedger({
+      client: dynamo,
+      tableName: lake.ledgerTable,
+      registry: new Registry(),
+      logger: createLogger({ app: 'test', level: 'silent' }),
+    });
+    const entries = await ledger.listUncommitted(table, 100_000);
+    const rows: Record<string, unknown>[] = [];
+    for (const e of entries) {
+      const { bucket, key } = parseS3Uri(e.uri);
+      const body = await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray();
+      rows.push(...(await rowsOf(body, table)));
+    }
+    return { rows, files: entries.length };
+  } finally {
+    dynamo.destroy();
+    s3.destroy();
+  }
 }
 
 /** Starts an app binary with tsx; resolves with the child and a promise of its health URL (from its start log line). */
