@@ -324,7 +324,9 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       takeovers.delete(shard);
     };
     if (!Number.isFinite(oldest) || !sink.durableRows) {
-      logger.warn({ shard, buffered: 0 }, 'fleet takeover: owner died, nothing buffered to recover');
+      // A shard without symbols of this stream has nothing to recover; one with symbols but an empty buffer
+      // (the standby had just started) is worth a line.
+      if (shardUnits.length > 0) logger.warn({ shard, buffered: 0 }, 'fleet takeover: owner died, nothing buffered to recover');
       done(undefined);
       return;
     }
