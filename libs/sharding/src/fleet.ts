@@ -724,9 +724,16 @@ export class FleetMembership implements ShardOwnership {
           continue;
         }
         if (role?.kind === 'outgoing') {
-          // Our successor left before taking it: ours again.
-          this.roles.set(shard, { kind: 'owned' });
+          // The shard comes back to us. Its successor, if alive (leaving, say), may have taken it and be writing:
+          // hand it back make-before-break, as from any live owner. If it is gone, ours outright.
           this.acks.delete(shard);
+          this.synced.delete(shard);
+          this.roles.set(
+            shard,
+            byId.has(role.to)
+              ? { kind: 'incoming', from: role.to, cutUs: null, ackedUs: null, ackedAtMs: 0 }
+              : { kind: 'owned' },
+          );
           continue;
         }
         // A live previous owner keeps the shard until we are synced: make before break.

@@ -280,6 +280,38 @@ describe('fleet membership', () => {
     await b.close();
   });
 
+  it('a shard coming back to its old owner while the successor that took it leaves is handed back, not grabbed', async () => {
+    const c = clock();
+    const a = await join('g9', 'a', c.now);
+    const b = await join('g9', 'b', c.now);
+    await tickAll([a, b]);
+    const moved = b.pendingHandovers();
+    for (const s of moved) b.markSynced(s, 0); // proposes 2 s
+    for (const s of moved) a.ownsAt(s, 1_000_000); // a's stream is before the cut: it keeps the shard as outgoing
+    await tickAll([a, b]);
+    const shard = moved[0] as number;
+    expect(b.ownsAt(shard, 2_000_000)).toBe(true); // b took it from the acknowledged cut
+    expect(a.roleCounts().outgoing).toBe(moved.length);
+
+    const left = b.leave(60_000);
+    await a.tick();
+    // The shard is a's again by rendezvous, but b writes it: a takes it back make-before-break.
+    expect(a.pendingHandovers().sort((x, y) => x - y)).toEqual([...moved].sort((x, y) => x - y));
+    expect(a.decideAt(shard, 5_000_000)).toBe('skip');
+    expect(b.ownsAt(shard, 5_000_000)).toBe(true);
+    for (const s of moved) a.markSynced(s, 10_000_000); // proposes 12 s
+    await a.tick();
+    await b.tick(); // b acknowledges past what it wrote (5 s): 12 s
+    await a.tick();
+    for (const ts of [11_999_999, 12_000_000])
+      expect([a, b].filter((r) => r.ownsAt(shard, ts)).map((r) => r.id)).toEqual([ts < 12_000_000 ? 'b' : 'a']);
+    for (const s of moved) b.ownsAt(s, 13_500_000);
+    await b.tick();
+    await a.tick();
+    expect(await left).toEqual({ released: true, heldShards: [] });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it('standby: each shard is buffered by its runner-up, which takes it over with rows held when the owner dies', async () => {
     const c = clock();
     const a = await join('g8', 'a', c.now, TOTAL, true);
