@@ -19,6 +19,8 @@ locals {
 
   base_environment = merge(var.environment, {
     CRYPTOFLOW_ENV = var.env
+    # CloudWatch EMF lines on stdout (shipped by awslogs): the autoscaling metric and the alarms' metrics.
+    CRYPTOFLOW_EMF = "1"
     NODE_ENV       = "production"
     # Quiets the SDK's Node-22 notice on Node 20.
     AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED = "true"

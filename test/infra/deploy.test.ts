@@ -96,6 +96,17 @@ describe('deploy/ecs', () => {
     const hc = JSON.stringify(locals.find((l) => 'health_check' in l)?.['health_check']);
     expect(hc).toContain('/app/healthcheck.mjs');
   });
+
+  it('every container publishes the EMF metrics (the autoscaling metric and the alarms read them) in its env', async () => {
+    const files = await loadAllTf();
+    const ecsFiles = files.filter((f) => f.dir === 'deploy/ecs');
+    const locals = ecsFiles.flatMap((f) => (f.json['locals'] as Json[] | undefined) ?? []);
+    const env = String(locals.find((l) => 'base_environment' in l)?.['base_environment']);
+    expect(env).toMatch(/CRYPTOFLOW_EMF *= *"?1/);
+    expect(env).toContain('CRYPTOFLOW_ENV');
+    const defs = blocks(ecsFiles, 'resource').filter((r) => r.type === 'aws_ecs_task_definition');
+    for (const d of defs) expect(String(d.body['container_definitions']), d.name).toContain('local.base_environment');
+  });
 });
 
 describe('deploy/k8s, compose, systemd', () => {

@@ -119,7 +119,7 @@ interface Child {
   output(): string;
 }
 
-function spawnApp(app: 'replayer' | 'committer', args: readonly string[]): Child {
+function spawnApp(app: 'replayer' | 'committer', args: readonly string[], extraEnv: Record<string, string> = {}): Child {
   const proc = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'apps', app, 'src', 'main.ts'), ...args], {
     cwd: ROOT,
     // CF_* variables are config overrides in the apps (CF_CRASH_ITERATIONS would be an unknown key).
@@ -127,6 +127,7 @@ function spawnApp(app: 'replayer' | 'committer', args: readonly string[]): Child
       ...Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CF_'))),
       ...lake.env,
       AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED: 'true',
+      ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -162,7 +163,7 @@ function startReplayer(): Child {
 }
 
 /** Small batches and a short lease so kills land mid-commit and a restart takes over quickly. */
-function startCommitter(): Child {
+function startCommitter(extraEnv: Record<string, string> = {}): Child {
   return spawnApp('committer', [
     ...lakeFlags(),
     '--tables=[trades]',
@@ -173,7 +174,7 @@ function startCommitter(): Child {
     '--health.host=127.0.0.1',
     '--health.port=0',
     '--log.level=info',
-  ]);
+  ], extraEnv);
 }
 
 /**
@@ -345,7 +346,7 @@ async function recover(): Promise<{ committerOutput: string }> {
   const replayer = startReplayer();
   const done = await replayer.exited;
   expect(done.code, replayer.output().slice(-3000)).toBe(0);
-  const committer = startCommitter();
+  const committer = startCommitter(EMF_ENV);
   await waitFor('the committer to start', async () => committer.output().includes('committer started'), 30_000);
   await waitFor('the ledger to drain', async () => (await ledger.listUncommitted('trades', 1)).length === 0, 60_000);
   // Ready once it holds the table's lease and the catalog answers.
@@ -361,6 +362,7 @@ async function recover(): Promise<{ committerOutput: string }> {
   committer.proc.kill('SIGTERM');
   const stopped = await committer.exited;
   expect(stopped.code, committer.output().slice(-3000)).toBe(0);
+  expectCommitLatencyEmf(committer.output());
   return { committerOutput: committer.output() };
 }
 
@@ -427,6 +429,19 @@ describe('lake crash test: kill -9 the collector side and the committer, with fa
   }, 120_000);
 });
 
+/** EMF on, as in ECS: in committer mode CommitLatency reaches CloudWatch only from the committer. */
+const EMF_ENV = { CRYPTOFLOW_EMF: '1', CRYPTOFLOW_ENV: 'test' };
+
+/** Every commit a committer made reached an EMF line (the last one is written on stop): CommitLatency per table. */
+function expectCommitLatencyEmf(output: string): void {
+  const batches = Number(/"batches":(\d+)[^\n]*committer stopped/.exec(output)?.[1] ?? 'NaN');
+  expect(batches, output.slice(-3000)).toBeGreaterThanOrEqual(0);
+  const emf = output.split('\n').filter((l) => l.includes('"CloudWatchMetrics"') && l.includes('"CommitLatency"'));
+  if (batches === 0) return expect(emf).toEqual([]);
+  expect(emf.length, output.slice(-3000)).toBeGreaterThan(0);
+  expect(JSON.parse(emf[emf.length - 1]!)).toMatchObject({ Env: 'test', Table: expect.stringMatching(/trades$/) });
+}
+
 /** Like `recover`, with another batch size (different batch boundaries → different commit ids). */
 async function recoverWithBatch(maxFiles: number): Promise<{ committerOutput: string }> {
   clearFaults();
@@ -440,11 +455,12 @@ async function recoverWithBatch(maxFiles: number): Promise<{ committerOutput: st
     '--health.host=127.0.0.1',
     '--health.port=0',
     '--log.level=info',
-  ]);
+  ], EMF_ENV);
   await waitFor('the committer to start', async () => committer.output().includes('committer started'), 30_000);
   await waitFor('the ledger to drain', async () => (await ledger.listUncommitted('trades', 1)).length === 0, 60_000);
   committer.proc.kill('SIGTERM');
   const stopped = await committer.exited;
   expect(stopped.code, committer.output().slice(-3000)).toBe(0);
+  expectCommitLatencyEmf(committer.output());
   return { committerOutput: committer.output() };
 }
