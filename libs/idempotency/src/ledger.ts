@@ -8,7 +8,7 @@ import {
   QueryCommand,
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
-import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, QueryCommandInput, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CfError, sleep } from '@cryptoflow/core';
 import type { Logger } from '@cryptoflow/logger';
 import { counter, histogram } from '@cryptoflow/metrics';
@@ -392,62 +392,39 @@ export class FileLedger {
   }
 
   /**
-   * Up to `limit` files of `table` still in state uploaded, oldest hour first (by `<hour>#<fileKey>`).
-   * Reads the GSI, which is eventually consistent in AWS: a file just committed can still show up
-   * for a moment, so a committer confirms with `getMany` (consistent) before committing.
-   */
-  /**
    * Every recorded file of one (table, hour, shard), whatever its state. Through a GSI, so eventually
    * consistent: a takeover reads it a lease after the dead owner's last write, far past index propagation.
    */
   async listShardHour(table: string, hour: string, shard: number): Promise<LedgerEntry[]> {
-    const out: LedgerEntry[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.call('query_shard_hour', () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.tableName,
-            IndexName: SHARD_HOUR_INDEX,
-            KeyConditionExpression: 'sh_pk = :k',
-            ExpressionAttributeValues: { ':k': { S: shardHourKey(table, hour, shard) } },
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) out.push(fromItem(item));
-      start = page.LastEvaluatedKey;
-    } while (start);
-    return out;
+    const items = await this.queryAll('query_shard_hour', {
+      IndexName: SHARD_HOUR_INDEX,
+      KeyConditionExpression: 'sh_pk = :k',
+      ExpressionAttributeValues: { ':k': { S: shardHourKey(table, hour, shard) } },
+    });
+    return items.map(fromItem);
   }
 
+  /**
+   * Up to `limit` files of `table` still in state uploaded, oldest hour first (by `<hour>#<fileKey>`).
+   * Reads the GSI, which is eventually consistent in AWS: a file just committed can still show up
+   * for a moment, so a committer confirms with `getMany` (consistent) before committing.
+   */
   async listUncommitted(table: string, limit: number): Promise<LedgerEntry[]> {
     if (!Number.isInteger(limit) || limit < 1) throw new CfError('CF_CONFIG_INVALID', `listUncommitted limit: expected a positive integer, got ${limit}`);
     const perShard = await this.mapLimited(
       Array.from({ length: this.indexShards }, (_, n) => n),
-      async (n) => {
-        const found: Record<string, AttributeValue>[] = [];
-        let start: Record<string, AttributeValue> | undefined;
-        do {
-          const page = await this.call('query_uncommitted', () =>
-            this.client.send(
-              new QueryCommand({
-                TableName: this.tableName,
-                IndexName: UNCOMMITTED_INDEX,
-                KeyConditionExpression: '#g1pk = :p',
-                ExpressionAttributeNames: { '#g1pk': 'gsi1pk' },
-                ExpressionAttributeValues: { ':p': { S: `uncommitted#${table}#${n}` } },
-                ScanIndexForward: true,
-                Limit: limit - found.length,
-                ExclusiveStartKey: start,
-              }),
-            ),
-          );
-          found.push(...(page.Items ?? []));
-          start = page.LastEvaluatedKey;
-        } while (start && found.length < limit);
-        return found;
-      },
+      (n) =>
+        this.queryAll(
+          'query_uncommitted',
+          {
+            IndexName: UNCOMMITTED_INDEX,
+            KeyConditionExpression: '#g1pk = :p',
+            ExpressionAttributeNames: { '#g1pk': 'gsi1pk' },
+            ExpressionAttributeValues: { ':p': { S: `uncommitted#${table}#${n}` } },
+            ScanIndexForward: true,
+          },
+          limit,
+        ),
     );
     const merged = perShard.flat();
     merged.sort((a, b) => ((a.gsi1sk?.S ?? '') < (b.gsi1sk?.S ?? '') ? -1 : (a.gsi1sk?.S ?? '') > (b.gsi1sk?.S ?? '') ? 1 : 0));
@@ -455,6 +432,31 @@ export class FileLedger {
       .slice(0, limit)
       .map(fromItem)
       .filter((e) => e.state === 'uploaded');
+  }
+
+  /** A Query on this table followed through its pages, up to `limit` items. */
+  private async queryAll(
+    op: string,
+    input: Omit<QueryCommandInput, 'TableName' | 'Limit' | 'ExclusiveStartKey'>,
+    limit = Number.POSITIVE_INFINITY,
+  ): Promise<Record<string, AttributeValue>[]> {
+    const found: Record<string, AttributeValue>[] = [];
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.call(op, () =>
+        this.client.send(
+          new QueryCommand({
+            ...input,
+            TableName: this.tableName,
+            ...(Number.isFinite(limit) ? { Limit: limit - found.length } : {}),
+            ExclusiveStartKey: start,
+          }),
+        ),
+      );
+      found.push(...(page.Items ?? []));
+      start = page.LastEvaluatedKey;
+    } while (start && found.length < limit);
+    return found;
   }
 
   /**
