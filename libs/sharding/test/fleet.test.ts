@@ -50,6 +50,18 @@ async function tickAll(replicas: FleetMembership[]): Promise<void> {
   for (let round = 0; round < 2; round++) for (const r of replicas) await r.tick();
 }
 
+/**
+ * Finishes the handovers of replicas that joined together: every newcomer proposes a cut at 2 s (synced at 0),
+ * every stream reaches 5 s (the old owners acknowledge past it), then 7 s (past cut + slack: they let go).
+ */
+async function settleHandovers(replicas: FleetMembership[]): Promise<void> {
+  for (const r of replicas) for (const s of r.pendingHandovers()) r.markSynced(s, 0);
+  for (const r of replicas) for (let s = 0; s < TOTAL; s++) r.ownsAt(s, 5_000_000);
+  await tickAll(replicas);
+  for (const r of replicas) for (let s = 0; s < TOTAL; s++) r.ownsAt(s, 7_000_000);
+  await tickAll(replicas);
+}
+
 describe('rendezvous assignment', () => {
   it('moves about 1/N of shards when the N-th replica joins, far fewer than modulo', () => {
     const ids = Array.from({ length: 8 }, (_, i) => `replica-${i}`);
@@ -144,11 +156,7 @@ describe('fleet membership', () => {
     const a = await join('g4', 'a', c.now);
     const b = await join('g4', 'b', c.now);
     await tickAll([a, b]);
-    for (const s of b.pendingHandovers()) b.markSynced(s, 0);
-    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 5_000_000);
-    await tickAll([a, b]);
-    for (let s = 0; s < TOTAL; s++) a.ownsAt(s, 7_000_000);
-    await tickAll([a, b]);
+    await settleHandovers([a, b]);
     const bShards = [...b.owned()].sort((x, y) => x - y);
     expect(bShards.length).toBeGreaterThan(0);
     expect(b.pendingHandovers()).toEqual([]);
@@ -319,11 +327,7 @@ describe('fleet membership', () => {
     const d = await join('g8', 'd', c.now, TOTAL, true);
     const all = [a, b, d];
     await tickAll(all);
-    for (const r of all) for (const s of r.pendingHandovers()) r.markSynced(s, 0);
-    for (const r of all) for (let s = 0; s < TOTAL; s++) r.ownsAt(s, 5_000_000);
-    await tickAll(all);
-    for (const r of all) for (let s = 0; s < TOTAL; s++) r.ownsAt(s, 7_000_000);
-    await tickAll(all);
+    await settleHandovers(all);
     // Every shard: one owner, one standby (the rendezvous runner-up), and the third replica does nothing.
     for (let s = 0; s < TOTAL; s++) {
       expect(all.filter((r) => r.owns(s))).toHaveLength(1);
