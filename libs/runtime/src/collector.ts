@@ -9,7 +9,7 @@ import type { Logger } from '@cryptoflow/logger';
 import { gauge, counter } from '@cryptoflow/metrics';
 import type { Registry } from '@cryptoflow/metrics';
 import type { CanonicalRow, Exchange } from '@cryptoflow/model';
-import { STREAM_TABLE } from '@cryptoflow/model';
+import { STREAM_TABLE, TABLE_SCHEMAS } from '@cryptoflow/model';
 import { FleetMembership, assignSymbols, createShardHasher } from '@cryptoflow/sharding';
 import { naturalRowKey } from '@cryptoflow/sink';
 import type { DurableRows } from '@cryptoflow/sink';
@@ -166,7 +166,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
       if (from === 'pending' || (from !== null && ts < from) || (until !== null && ts >= until)) return false;
       if (fleetDecision !== 'write') return fleetDecision === 'skip' ? false : fleetDecision;
       const durable = self.durable;
-      if (durable && ts <= durable.maxTs && durable.keys.has(naturalRowKey(table, row as unknown as Record<string, unknown>))) {
+      if (durable && ts <= durable.maxTs && durable.keys.has(naturalRowKey(TABLE_SCHEMAS[table], row))) {
         mTakeoverRows.inc({ exchange, stream, outcome: 'durable' });
         return false;
       }

@@ -13,7 +13,7 @@ export {
 export type { ParquetEncoderOptions } from './parquet.js';
 export { LocalFileStore, sha256Base64 } from './store.js';
 export type { FileStore, FilePut, StoredFile, LocalFileStoreOptions } from './store.js';
-export { objectKey, fileHash16, loadKeyHasher } from './keys.js';
+export { objectKey, fileHash16, loadKeyHasher, naturalRowKey } from './keys.js';
 
 // S3 stage (src/s3)
 export {
@@ -26,7 +26,6 @@ export {
   DEFAULT_S3_RETRY,
   isRetriableS3Error,
   readDurableRows,
-  naturalRowKey,
 } from './s3/index.js';
 export type {
   DurableRowsQuery,

@@ -30,12 +30,17 @@ export async function loadKeyHasher(): Promise<void> {
 
 const SEP = '\u001f';
 
-function naturalKeyString(schema: TableSchema, row: CanonicalRow): string {
+/**
+ * A row's natural key as one string (the table's `naturalKey` columns), comparable across writers: from a
+ * canonical row, or from a row read back from Parquet (64-bit ints come back as bigint, as numbers here).
+ */
+export function naturalRowKey(schema: TableSchema, row: CanonicalRow | Readonly<Record<string, unknown>>): string {
   const r = row as unknown as Record<string, unknown>;
   let s = '';
   for (let i = 0; i < schema.naturalKey.length; i++) {
     if (i > 0) s += SEP;
-    s += String(r[schema.naturalKey[i] as string]);
+    const v = r[schema.naturalKey[i] as string];
+    s += String(typeof v === 'bigint' ? Number(v) : v);
   }
   return s;
 }
@@ -50,7 +55,7 @@ export function fileHash16(schema: TableSchema, rows: readonly CanonicalRow[]): 
   const first = rows[0];
   const last = rows[rows.length - 1];
   if (first === undefined || last === undefined) throw new Error('no object key for an empty file');
-  const input = ['cf1', schema.table, schema.schemaVersion, rows.length, naturalKeyString(schema, first), naturalKeyString(schema, last)].join('\u001e');
+  const input = ['cf1', schema.table, schema.schemaVersion, rows.length, naturalRowKey(schema, first), naturalRowKey(schema, last)].join('\u001e');
   return hasher.h64(input).toString(16).padStart(16, '0');
 }
 

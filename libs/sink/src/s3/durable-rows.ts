@@ -4,6 +4,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { CfError, MICROS_PER_HOUR, hourLabel } from '@cryptoflow/core';
 import { TABLE_SCHEMAS } from '@cryptoflow/model';
 import type { TableName } from '@cryptoflow/model';
+import { naturalRowKey } from '../keys.js';
 import { parseS3Uri } from '../iceberg/s3-object-store.js';
 
 /** A data file the ledger recorded (uploaded and recorded: it will be committed). */
@@ -36,19 +37,6 @@ export interface DurableRows {
   readonly files: number;
 }
 
-const SEP = '\u001f';
-
-/** A row's natural key as one string (the table's `naturalKey` columns), comparable across writers. */
-export function naturalRowKey(table: TableName, row: Readonly<Record<string, unknown>>): string {
-  const cols = TABLE_SCHEMAS[table].naturalKey;
-  let s = '';
-  for (let i = 0; i < cols.length; i++) {
-    const v = row[cols[i] as string];
-    s += (i > 0 ? SEP : '') + String(typeof v === 'bigint' ? Number(v) : v);
-  }
-  return s;
-}
-
 /**
  * The rows of one (table, shard) that are durably in the lake for an exchange-time window: the recorded
  * Parquet files of the shard's hour partitions, read back. A standby taking over a dead owner's shard writes
@@ -56,6 +44,7 @@ export function naturalRowKey(table: TableName, row: Readonly<Record<string, unk
  */
 export async function readDurableRows(q: DurableRowsQuery): Promise<DurableRows> {
   if (!(q.fromUs <= q.toUs)) throw new CfError('CF_S3', `durable rows: empty window ${q.fromUs}..${q.toUs}`);
+  const schema = TABLE_SCHEMAS[q.table];
   const keys = new Set<string>();
   let maxTs = 0;
   let files = 0;
@@ -70,7 +59,7 @@ export async function readDurableRows(q: DurableRowsQuery): Promise<DurableRows>
       if (!bytes) throw new CfError('CF_S3', `durable rows: ${file.uri} has no body`, { retriable: true, context: { uri: file.uri } });
       const rows = (await parquetReadObjects({
         file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-        columns: [...new Set([...TABLE_SCHEMAS[q.table].naturalKey, 'exchange_ts'])],
+        columns: [...new Set([...schema.naturalKey, 'exchange_ts'])],
         // Timestamps as the integer µs our rows carry, not Dates.
         parsers: { timestampFromMicroseconds: (v: bigint) => Number(v) } as never,
       })) as Record<string, unknown>[];
@@ -78,7 +67,7 @@ export async function readDurableRows(q: DurableRowsQuery): Promise<DurableRows>
       for (const row of rows) {
         const ts = Number(row['exchange_ts']);
         if (ts < q.fromUs || ts > q.toUs) continue;
-        keys.add(naturalRowKey(q.table, row));
+        keys.add(naturalRowKey(schema, row));
         if (ts > maxTs) maxTs = ts;
       }
     }

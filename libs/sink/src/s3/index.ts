@@ -8,5 +8,5 @@ export { withS3Retries, DEFAULT_S3_RETRY } from './retry.js';
 export type { RetryPolicy, RetryContext } from './retry.js';
 export { isRetriableS3Error } from './errors.js';
 export type { CommonS3Options } from './shared.js';
-export { readDurableRows, naturalRowKey } from './durable-rows.js';
+export { readDurableRows } from './durable-rows.js';
 export type { DurableRowsQuery, DurableRows, RecordedFile } from './durable-rows.js';

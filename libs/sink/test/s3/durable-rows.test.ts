@@ -55,11 +55,11 @@ describe('readDurableRows: what a dead owner made durable, from the files the le
     });
     expect(hours).toEqual([new Date(T0 / 1000).toISOString().slice(0, 13)]);
     expect(durable.files).toBe(2);
-    const want = rows.slice(50, 200).map((r) => naturalRowKey('trades', r as unknown as Record<string, unknown>));
+    const want = rows.slice(50, 200).map((r) => naturalRowKey(TABLE_SCHEMAS.trades, r));
     expect([...durable.keys].sort()).toEqual(want.sort());
     expect(durable.maxTs).toBe(rows[199]!.exchange_ts);
     // Rows of the window no recorded file holds (the owner never made them durable) are not among them.
-    expect(durable.keys.has(naturalRowKey('trades', rows[220] as unknown as Record<string, unknown>))).toBe(false);
+    expect(durable.keys.has(naturalRowKey(TABLE_SCHEMAS.trades, rows[220]!))).toBe(false);
   });
 
   it('refuses an empty window', async () => {
