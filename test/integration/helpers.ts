@@ -55,8 +55,9 @@ async function rowsOf(bytes: Uint8Array, table: TableName): Promise<Record<strin
 }
 
 /**
- * Every row of a table's files recorded in a local lake's ledger (whoever wrote them; objects uploaded but never
- * recorded do not count: they are never committed). With the number of files.
+ * Every row of a table's files recorded in a local lake's ledger and not committed yet (the tests that use it run
+ * no committer), whoever wrote them; objects uploaded but never recorded do not count: they are never committed.
+ * With the number of files.
  */
 export async function readRecordedRows(
   lake: { readonly s3: { readonly endpoint: string }; readonly dynamo: { readonly endpoint: string }; readonly ledgerTable: string },

@@ -728,27 +728,8 @@ export class FakeExchange {
     const deadline = performance.now() + (this.opts.snapshotWaitMs ?? 10_000);
     for (;;) {
       const pos = this.position();
-      if (this.liveBooks) {
-        const body = this.liveBooks.bodyAt(symbol, pos, limit);
-        if (body !== undefined) return body;
-        if (this.closed || performance.now() > deadline) return undefined;
-        await new Promise((r) => setTimeout(r, 10));
-        continue;
-      }
-      let pick: SnapshotRecord | undefined;
-      for (const s of list) if (s.at <= pos) pick = s;
-      if (pick) {
-        const parsed = JSON.parse(pick.body) as { bids: unknown[]; asks: unknown[] } & Record<
-          string,
-          unknown
-        >;
-        if (parsed.bids.length <= limit && parsed.asks.length <= limit) return pick.body;
-        return JSON.stringify({
-          ...parsed,
-          bids: parsed.bids.slice(0, limit),
-          asks: parsed.asks.slice(0, limit),
-        });
-      }
+      const body = this.liveBooks ? this.liveBooks.bodyAt(symbol, pos, limit) : recordedDepthAt(list, pos, limit);
+      if (body !== undefined) return body;
       if (this.closed || performance.now() > deadline) return undefined;
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -803,4 +784,14 @@ export class FakeExchange {
 function normalizeAddress(addr: string | undefined): string {
   if (!addr) return '';
   return addr.startsWith('::ffff:') ? addr.slice(7) : addr;
+}
+
+/** The latest recorded snapshot at or before `position`, cut to `limit` levels a side; undefined before the first. */
+function recordedDepthAt(list: readonly SnapshotRecord[], position: number, limit: number): string | undefined {
+  let pick: SnapshotRecord | undefined;
+  for (const s of list) if (s.at <= position) pick = s;
+  if (!pick) return undefined;
+  const parsed = JSON.parse(pick.body) as { bids: unknown[]; asks: unknown[] } & Record<string, unknown>;
+  if (parsed.bids.length <= limit && parsed.asks.length <= limit) return pick.body;
+  return JSON.stringify({ ...parsed, bids: parsed.bids.slice(0, limit), asks: parsed.asks.slice(0, limit) });
 }
