@@ -110,7 +110,8 @@ export function startApp(
     };
     child.stdout?.on('data', onData);
     child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', (code) =>
+    // 'close', not 'exit': it fires once stdout and stderr are drained, so the message carries the last words.
+    child.once('close', (code) =>
       reject(new Error(`${app} exited with ${code} before starting:\n${out.slice(-2000)}`)),
     );
   });
