@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { EXCHANGES, STREAMS, STREAM_EXCHANGES } from '@cryptoflow/model';
+import { EXCHANGES, STREAMS, STREAM_EXCHANGES, isExchange, streamProblem } from '@cryptoflow/model';
 import type { Exchange, Stream } from '@cryptoflow/model';
 
 /**
@@ -193,13 +193,9 @@ export const collectorConfigSchema = z
         });
       }
       for (const ex of configured) {
-        if (!allowed.includes(ex)) {
-          ctx.addIssue({
-            code: 'custom',
-            path: ['exchanges', ex],
-            message: `stream ${cfg.stream} does not read ${ex} (allowed: ${allowed.join(', ')})`,
-          });
-        }
+        // Unknown ids are reported by the enum; a known market the stream cannot use gets its reason here.
+        const problem = isExchange(ex) ? streamProblem(ex, cfg.stream) : undefined;
+        if (problem !== undefined) ctx.addIssue({ code: 'custom', path: ['exchanges', ex], message: problem });
         const symbols = Array.isArray(cfg.exchanges[ex]?.symbols) ? (cfg.exchanges[ex]?.symbols ?? []) : [];
         const seen = new Set<string>();
         symbols.forEach((s, i) => {

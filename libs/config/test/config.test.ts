@@ -75,7 +75,25 @@ describe('collector config', () => {
     expect(text).toMatch(/channels\.overrides\.binance: Unrecognized key: "spot_delta"/);
     expect(text).toContain('typo_key');
     expect(text).toMatch(/sharding\.replica_index: expected < replica_count \(2\), got 3/);
-    expect(text).toMatch(/exchanges\.binance: stream funding does not read binance/);
+    expect(text).toMatch(/exchanges\.binance: stream funding takes derivatives markets; binance \(Binance spot, venue binance\) is a spot market/);
+  });
+
+  it('refuses a venue market without an adapter for the stream, naming venue and stream', () => {
+    const market = { symbols: ['BTCUSDT'], ws_url: 'ws://127.0.0.1:3', rest_url: 'http://127.0.0.1:3' };
+    const issues = issuesOf(() =>
+      loadCollectorConfig({ value: { ...base, exchanges: { ...base.exchanges, 'bybit-linear': market, okx: market } } }),
+    );
+    expect(issues).toHaveLength(2);
+    expect(issues.join('\n')).toMatch(
+      /exchanges\.bybit-linear: venue bybit has no adapter for stream ticks on bybit-linear .*\(available for ticks: binance, binance-usdm\)/,
+    );
+    expect(issues.join('\n')).toMatch(/exchanges\.okx: venue okx has no adapter for stream ticks on okx/);
+    // A spot market asked for a derivatives stream: the market kind is the reason, whatever the adapters.
+    const spot = issuesOf(() => loadCollectorConfig({ value: { ...base, stream: 'futures-delta', exchanges: { bybit: market } } }));
+    expect(spot.join('\n')).toMatch(/exchanges\.bybit: stream futures-delta takes derivatives markets; bybit .* is a spot market/);
+    // An id the model does not know at all (tardis-dev's name for Bybit spot) is an unknown key.
+    const unknown = issuesOf(() => loadCollectorConfig({ value: { ...base, exchanges: { 'bybit-spot': market } } }));
+    expect(unknown.join('\n')).toContain('exchanges: Unrecognized key: "bybit-spot"');
   });
 
   it('names a YAML syntax error with its line', () => {

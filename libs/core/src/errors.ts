@@ -29,6 +29,7 @@ export type ErrorCode =
   | 'CF_CATALOG_STATE_UNKNOWN'
   | 'CF_CIRCUIT_OPEN'
   | 'CF_SCHEMA'
+  | 'CF_MARKET_UNSUPPORTED'
   | 'CF_FENCED'
   | 'CF_INTERNAL';
 

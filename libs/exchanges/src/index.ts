@@ -1,6 +1,7 @@
 export type { RawFrame, FrameSink } from './types.js';
 export {
   binanceStreamName,
+  binanceMarket,
   usdmRoute,
   planConnections,
   combinedStreamPath,
@@ -10,7 +11,7 @@ export {
   BINANCE_INBOUND_MESSAGES_PER_SEC,
   DEFAULT_STREAMS_PER_CONNECTION,
 } from './binance/streams.js';
-export type { ConnectionPlan, PlanOptions, UsdmRoute } from './binance/streams.js';
+export type { BinanceMarket, ConnectionPlan, PlanOptions, UsdmRoute } from './binance/streams.js';
 export { BinanceStreamConnection } from './binance/connection.js';
 export type {
   BinanceStreamConnectionOptions,

@@ -1,6 +1,6 @@
 import { describe, it, expect } from 'vitest';
 import { isCfError } from '@cryptoflow/core';
-import { binanceStreamName, planConnections, usdmRoute } from '../src/index.js';
+import { binanceMarket, binanceStreamName, planConnections, usdmRoute } from '../src/index.js';
 
 describe('binanceStreamName', () => {
   it('maps each CryptoFlow stream to the Binance stream it needs', () => {
@@ -25,6 +25,20 @@ describe('binanceStreamName', () => {
     }
     expect(isCfError(err, 'CF_CONFIG_INVALID')).toBe(true);
     expect(() => binanceStreamName('ticks', 'binance', 'BTC/USDT')).toThrow(/bad symbol/);
+  });
+
+  it('serves only the Binance markets it speaks: any other market is refused, never given Binance endpoints', () => {
+    expect(binanceMarket('binance-usdm')).toBe('binance-usdm');
+    for (const other of ['binance-coinm', 'bybit-linear', 'okx'] as const) {
+      expect(() => binanceStreamName('ticks', other, 'BTCUSDT')).toThrow(`stream ticks is not available on ${other}`);
+      let err: unknown;
+      try {
+        planConnections(other, ['btcusdt@aggTrade']);
+      } catch (e) {
+        err = e;
+      }
+      expect(isCfError(err, 'CF_MARKET_UNSUPPORTED'), other).toBe(true);
+    }
   });
 });
 

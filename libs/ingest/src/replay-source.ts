@@ -1,4 +1,6 @@
 import { readFileSync } from 'node:fs';
+import { CfError } from '@cryptoflow/core';
+import { isExchange } from '@cryptoflow/model';
 import type { Exchange } from '@cryptoflow/model';
 import { parseCapture } from './capture.js';
 
@@ -13,9 +15,13 @@ export type RecordedItem =
       readonly body: string;
     };
 
-/** Which venue market a capture URL belongs to. */
+/** Which venue market a capture URL belongs to; CF_MARKET_UNSUPPORTED when the URL does not say (never a default). */
 export function exchangeOfUrl(url: string): Exchange {
-  return /fstream|fapi|binance-usdm|\/fapi\//.test(url) ? 'binance-usdm' : 'binance';
+  if (/fstream|fapi|binance-usdm|\/fapi\//.test(url)) return 'binance-usdm';
+  if (/binance\.com|\/api\/v3\//.test(url)) return 'binance';
+  throw new CfError('CF_MARKET_UNSUPPORTED', `capture URL ${url}: no known venue market; name the exchange explicitly`, {
+    context: { url },
+  });
 }
 
 /**
@@ -37,11 +43,11 @@ export function readRecordings(paths: readonly string[], defaultExchange?: Excha
           url?: unknown;
           body?: unknown;
         };
-        const exchange = (typeof rec.exchange === 'string' ? rec.exchange : defaultExchange) as
-          Exchange | undefined;
+        const exchange = typeof rec.exchange === 'string' ? rec.exchange : defaultExchange;
         if (typeof rec.receivedAt !== 'number' || exchange === undefined) {
           throw new Error(`${path}:${i + 1}: expected {"receivedAt": µs, "data": "..."} with an exchange`);
         }
+        if (!isExchange(exchange)) throw new Error(`${path}:${i + 1}: unknown exchange ${JSON.stringify(exchange)}`);
         if (typeof rec.url === 'string' && typeof rec.body === 'string')
           items.push({ kind: 'rest', exchange, at: rec.receivedAt, url: rec.url, body: rec.body });
         else if (typeof rec.data === 'string')

@@ -1,10 +1,3 @@
-/**
- * Venue ids. One id per venue *market* because a symbol is only unique within a market
- * (BTCUSDT spot and BTCUSDT USD-M perpetual are different instruments with different books).
- */
-export const EXCHANGES = ['binance', 'binance-usdm'] as const;
-export type Exchange = (typeof EXCHANGES)[number];
-
 /** Taker side of a trade, or the side of a liquidation order. */
 export const TRADE_SIDES = ['buy', 'sell'] as const;
 export type TradeSide = (typeof TRADE_SIDES)[number];
@@ -32,21 +25,6 @@ export const STREAM_TABLE: Readonly<Record<Stream, TableName>> = {
   liquidations: 'liquidations',
   funding: 'funding',
 };
-
-/** Which venue markets feed each stream. */
-export const STREAM_EXCHANGES: Readonly<Record<Stream, readonly Exchange[]>> = {
-  ticks: ['binance', 'binance-usdm'],
-  'spot-ob': ['binance'],
-  'spot-delta': ['binance'],
-  'futures-ob': ['binance-usdm'],
-  'futures-delta': ['binance-usdm'],
-  liquidations: ['binance-usdm'],
-  funding: ['binance-usdm'],
-};
-
-export function isExchange(value: string): value is Exchange {
-  return (EXCHANGES as readonly string[]).includes(value);
-}
 
 export function isStream(value: string): value is Stream {
   return (STREAMS as readonly string[]).includes(value);

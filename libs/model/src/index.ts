@@ -1,17 +1,21 @@
+export { TRADE_SIDES, BOOK_SIDES, SNAPSHOT_KINDS, STREAMS, TABLES, STREAM_TABLE, isStream, isTableName } from './enums.js';
+export type { TradeSide, BookSide, SnapshotKind, Stream, TableName } from './enums.js';
 export {
+  VENUES,
+  MARKET_TYPES,
+  MARKET_KINDS,
   EXCHANGES,
-  TRADE_SIDES,
-  BOOK_SIDES,
-  SNAPSHOT_KINDS,
-  STREAMS,
-  TABLES,
-  STREAM_TABLE,
+  EXCHANGE_DEFS,
+  STREAM_MARKET_KINDS,
   STREAM_EXCHANGES,
   isExchange,
-  isStream,
-  isTableName,
-} from './enums.js';
-export type { Exchange, TradeSide, BookSide, SnapshotKind, Stream, TableName } from './enums.js';
+  exchangeDef,
+  marketCanFeed,
+  streamProblem,
+  requireStream,
+  bookTables,
+} from './venues.js';
+export type { Venue, MarketType, MarketKind, Exchange, ExchangeDef } from './venues.js';
 export type {
   TradeRow,
   LiquidationRow,

@@ -1,4 +1,5 @@
-import type { BookSide, Exchange, SnapshotKind, TableName, TradeSide } from './enums.js';
+import type { BookSide, SnapshotKind, TableName, TradeSide } from './enums.js';
+import type { Exchange } from './venues.js';
 
 /**
  * Canonical rows: plain readonly objects tagged with their table. Property names are the table's

@@ -35,7 +35,7 @@ export interface TableSchema {
 }
 
 const COMMON: readonly ColumnDef[] = [
-  { id: 1, name: 'exchange', type: 'string', required: true, doc: 'Venue market id: `binance` (spot) or `binance-usdm` (USD-M futures).' },
+  { id: 1, name: 'exchange', type: 'string', required: true, doc: 'Venue market id (`binance` spot, `binance-usdm` USD-M futures, ...; the bare venue name is its spot market). Symbols are unique within it. Every id: docs/data-contracts/README.md.' },
   { id: 2, name: 'symbol', type: 'string', required: true, doc: 'Venue-native symbol, upper case (BTCUSDT).' },
   { id: 3, name: 'exchange_ts', type: 'timestamptz', required: true, doc: 'Event time stamped by the venue (Binance `E`), microseconds UTC.' },
   { id: 4, name: 'ingest_ts', type: 'timestamptz', required: true, doc: 'Local receive time of the frame that carried the event, microseconds UTC.' },

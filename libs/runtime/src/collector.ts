@@ -2,7 +2,7 @@ import { ChannelWatcher } from '@cryptoflow/channels';
 import { channelSettingsFor } from '@cryptoflow/config';
 import type { CollectorConfig } from '@cryptoflow/config';
 import { BINANCE_SPOT_LIMITS, BINANCE_USDM_LIMITS, EgressPool, discoverEgressIps } from '@cryptoflow/egress';
-import { BinanceStreamConnection, binanceStreamName, planConnections } from '@cryptoflow/exchanges';
+import { BinanceStreamConnection, binanceMarket, binanceStreamName, planConnections } from '@cryptoflow/exchanges';
 import { startHealthServer } from '@cryptoflow/health';
 import type { HealthServer, VersionInfo } from '@cryptoflow/health';
 import type { Logger } from '@cryptoflow/logger';
@@ -107,7 +107,7 @@ export async function startCollector(config: CollectorConfig, ctx: CollectorCont
         perShard,
         venue: exchange,
         limits: {
-          ...VENUE_LIMITS[exchange],
+          ...VENUE_LIMITS[binanceMarket(exchange)],
           maxConnectionsPerIp: config.egress.max_connections_per_ip,
           weightCeilingRatio: config.egress.weight_ceiling_ratio,
         },

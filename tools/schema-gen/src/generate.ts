@@ -1,4 +1,4 @@
-import { STREAM_EXCHANGES, STREAM_TABLE, STREAMS } from '@cryptoflow/model';
+import { EXCHANGES, EXCHANGE_DEFS, STREAM_EXCHANGES, STREAM_MARKET_KINDS, STREAM_TABLE, STREAMS } from '@cryptoflow/model';
 import type { ColumnDef, Stream, TableSchema } from '@cryptoflow/model';
 
 /**
@@ -216,7 +216,29 @@ export function renderIndex(schemas: readonly TableSchema[]): string {
         `| [\`${s.table}\`](${s.table}.md) | ${streamsOf(s.table).map((st) => `\`collector-${st}\``).join(', ')} | ${s.columns.length} | ${s.partitionSpec.map((p) => `${p.transform}(${p.sourceColumn})`).join(', ') || '—'} | ${s.naturalKey.map((k) => `\`${k}\``).join(', ')} |`,
     ),
     '',
+    ...renderVenueMarkets(),
   ].join('\n');
+}
+
+/** The `exchange` column's values: every venue market of libs/model, its kind, and what collects it today. */
+function renderVenueMarkets(): string[] {
+  return [
+    '## Venue markets (the `exchange` column)',
+    '',
+    'A symbol is unique only within a venue market, so every row names its market. The bare venue name is the venue\'s',
+    'spot market. Tables follow the market kind: spot books go to `spot_*`, derivative books to `futures_*`; trades come',
+    'from any market; liquidations and funding from derivatives markets only. A market is accepted by a collector only',
+    'for the streams a venue adapter implements ("collected today"); config validation names venue and stream otherwise.',
+    '',
+    '| `exchange` | venue | kind | instruments | streams its kind can feed | collected today |',
+    '|---|---|---|---|---|---|',
+    ...EXCHANGES.map((id) => {
+      const d = EXCHANGE_DEFS[id];
+      const feedable = STREAMS.filter((st) => STREAM_MARKET_KINDS[st].includes(d.kind));
+      return `| \`${id}\` | ${d.venue} | ${d.kind} | ${md(d.name)}: ${d.marketTypes.join(', ')} | ${feedable.map((st) => `\`${st}\``).join(', ')} | ${d.supported.map((st) => `\`${st}\``).join(', ') || 'no adapter yet'} |`;
+    }),
+    '',
+  ];
 }
 
 /** Every generated file, path relative to the repository root → content. */

@@ -23,6 +23,7 @@ import type { Exchange } from '@cryptoflow/model';
 import type { FrameSink } from '../types.js';
 import {
   BINANCE_INBOUND_MESSAGES_PER_SEC,
+  binanceMarket,
   BINANCE_MAX_STREAMS_PER_CONNECTION,
   combinedStreamPath,
   usdmRoute,
@@ -144,7 +145,8 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
   constructor(opts: BinanceStreamConnectionOptions) {
     super();
     this.opts = opts;
-    this.route = opts.exchange === 'binance-usdm' ? (opts.route ?? 'public') : undefined;
+    const market = binanceMarket(opts.exchange);
+    this.route = market === 'binance-usdm' ? (opts.route ?? 'public') : undefined;
     if (opts.exchange !== 'binance-usdm' && opts.route !== undefined) {
       throw new CfError('CF_CONFIG_INVALID', `route is a USD-M notion; ${opts.exchange} has none`, {
         context: { connName: opts.connName },
@@ -155,7 +157,7 @@ export class BinanceStreamConnection extends EventEmitter<ConnectionEvents> {
     this.backoff = opts.backoff ?? DEFAULT_BACKOFF;
     const rate =
       opts.subscribeRateLimitPerSec ??
-      BINANCE_INBOUND_MESSAGES_PER_SEC[opts.exchange] - (opts.exchange === 'binance' ? 1 : 2);
+      BINANCE_INBOUND_MESSAGES_PER_SEC[market] - (market === 'binance' ? 1 : 2);
     if (!(rate > 0))
       throw new CfError('CF_CONFIG_INVALID', `subscribeRateLimitPerSec: expected > 0, got ${rate}`, {
         context: { connName: opts.connName },

@@ -15,6 +15,8 @@ import { counter, gauge, histogram } from '@cryptoflow/metrics';
 import type { Counter, Gauge, Histogram, Registry } from '@cryptoflow/metrics';
 import type { Exchange } from '@cryptoflow/model';
 import type { ConnectionLabels } from './connection.js';
+import { binanceMarket } from './streams.js';
+import type { BinanceMarket } from './streams.js';
 
 export interface DepthSnapshot {
   readonly lastUpdateId: number;
@@ -41,7 +43,7 @@ export interface DepthSnapshotClientOptions {
   readonly timeoutMs?: number;
 }
 
-const PATHS: Readonly<Record<Exchange, { depth: string; exchangeInfo: string }>> = {
+const PATHS: Readonly<Record<BinanceMarket, { depth: string; exchangeInfo: string }>> = {
   binance: { depth: '/api/v3/depth', exchangeInfo: '/api/v3/exchangeInfo' },
   'binance-usdm': { depth: '/fapi/v1/depth', exchangeInfo: '/fapi/v1/exchangeInfo' },
 };
@@ -102,7 +104,7 @@ export class DepthSnapshotClient {
     const query = `?symbol=${encodeURIComponent(symbol.toUpperCase())}&limit=${limit}`;
     const { body, receivedAt, usedWeight } = await this.get(
       'depth',
-      PATHS[this.opts.exchange].depth + query,
+      PATHS[binanceMarket(this.opts.exchange)].depth + query,
       { symbol },
       signal,
     );
@@ -131,7 +133,7 @@ export class DepthSnapshotClient {
   }
 
   async fetchExchangeInfo(signal?: AbortSignal): Promise<unknown> {
-    return (await this.get('exchangeInfo', PATHS[this.opts.exchange].exchangeInfo, {}, signal)).body;
+    return (await this.get('exchangeInfo', PATHS[binanceMarket(this.opts.exchange)].exchangeInfo, {}, signal)).body;
   }
 
   private async get(

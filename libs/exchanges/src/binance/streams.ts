@@ -23,18 +23,27 @@ export const BINANCE_MAX_STREAMS_PER_CONNECTION = 1024;
 /** Our default is well below the venue maximum: a dropped connection then loses fewer streams at once. */
 export const DEFAULT_STREAMS_PER_CONNECTION = 200;
 
-export const BINANCE_WS_BASE_URL: Readonly<Record<Exchange, string>> = {
+/** The Binance markets this adapter speaks (COIN-M has none yet). */
+export type BinanceMarket = 'binance' | 'binance-usdm';
+
+/** `exchange` as a market of this adapter; CF_MARKET_UNSUPPORTED for any other venue market, never a default. */
+export function binanceMarket(exchange: Exchange): BinanceMarket {
+  if (exchange === 'binance' || exchange === 'binance-usdm') return exchange;
+  throw new CfError('CF_MARKET_UNSUPPORTED', `the Binance adapter does not serve ${exchange}`, { context: { exchange } });
+}
+
+export const BINANCE_WS_BASE_URL: Readonly<Record<BinanceMarket, string>> = {
   binance: 'wss://stream.binance.com:9443',
   'binance-usdm': 'wss://fstream.binance.com',
 };
 
-export const BINANCE_REST_BASE_URL: Readonly<Record<Exchange, string>> = {
+export const BINANCE_REST_BASE_URL: Readonly<Record<BinanceMarket, string>> = {
   binance: 'https://api.binance.com',
   'binance-usdm': 'https://fapi.binance.com',
 };
 
 /** Venue limits on messages a client may SEND per connection per second (pings, pongs and JSON requests count). */
-export const BINANCE_INBOUND_MESSAGES_PER_SEC: Readonly<Record<Exchange, number>> = {
+export const BINANCE_INBOUND_MESSAGES_PER_SEC: Readonly<Record<BinanceMarket, number>> = {
   binance: 5,
   'binance-usdm': 10,
 };
@@ -130,7 +139,7 @@ export function planConnections(
       },
     );
   }
-  const base = (opts.wsBaseUrl ?? BINANCE_WS_BASE_URL[exchange]).replace(/\/+$/, '');
+  const base = (opts.wsBaseUrl ?? BINANCE_WS_BASE_URL[binanceMarket(exchange)]).replace(/\/+$/, '');
   const unique = [...new Set(streamNames)];
   const groups: { route?: UsdmRoute; streams: string[] }[] =
     exchange === 'binance-usdm'

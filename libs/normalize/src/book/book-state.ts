@@ -6,6 +6,7 @@
  *  - snapshot tables (spot_ob / futures_ob): the top N levels on the `snapshotIntervalMs` grid and
  *    every kept level on the `checkpointIntervalMs` grid of the receive clock (`ingest_ts`).
  */
+import { bookTables } from '@cryptoflow/model';
 import type { BookLevelRow, BookSide, DeltaRow, Exchange, SnapshotKind } from '@cryptoflow/model';
 import type { BookMetricsSink } from './metrics.js';
 import { noopBookMetrics } from './metrics.js';
@@ -68,12 +69,15 @@ class KeyBook extends OrderBook {
   nextTop = 0;
   nextFull = 0;
   evictedSeen = 0;
+  /** The tables follow the market (spot or derivatives), asked once per book; an unknown market throws here. */
+  readonly tables: ReturnType<typeof bookTables>;
   constructor(
     readonly exchange: Exchange,
     readonly symbol: string,
     depthCap: number,
   ) {
     super(depthCap);
+    this.tables = bookTables(exchange);
   }
 }
 
@@ -114,7 +118,7 @@ export class BookState implements SequencerTarget {
     b.nextFull = Math.floor(snap.receivedAt / this.fullUs) * this.fullUs + this.fullUs;
     this.noteEvictions(b);
     if (this.config.emitDeltas) {
-      const table = exchange === 'binance-usdm' ? 'futures_delta' : 'spot_delta';
+      const table = b.tables.delta;
       const L = snap.lastUpdateId;
       this.emitDeltaLevels(table, exchange, symbol, b.exchangeTs, snap.receivedAt, 'bid', snap.bids, L, L, null, true);
       this.emitDeltaLevels(table, exchange, symbol, b.exchangeTs, snap.receivedAt, 'ask', snap.asks, L, L, null, true);
@@ -135,7 +139,7 @@ export class BookState implements SequencerTarget {
     b.ingestTs = t;
     if (b.bids.evicted + b.asks.evicted !== b.evictedSeen) this.noteEvictions(b);
     if (this.config.emitDeltas) {
-      const table = e.exchange === 'binance-usdm' ? 'futures_delta' : 'spot_delta';
+      const table = b.tables.delta;
       this.emitDeltaLevels(table, e.exchange, e.symbol, e.exchangeTs, t, 'bid', e.bids, e.firstUpdateId, e.lastUpdateId, e.prevUpdateId, false);
       this.emitDeltaLevels(table, e.exchange, e.symbol, e.exchangeTs, t, 'ask', e.asks, e.firstUpdateId, e.lastUpdateId, e.prevUpdateId, false);
     }
@@ -184,7 +188,7 @@ export class BookState implements SequencerTarget {
   }
 
   private emitBook(b: KeyBook, kind: SnapshotKind, snapshotTs: number, levels: number): void {
-    const table = b.exchange === 'binance-usdm' ? 'futures_ob' : 'spot_ob';
+    const table = b.tables.ob;
     const emit = this.emit;
     const nb = Math.min(levels, b.bids.size);
     for (let i = 0; i < nb; i++) {

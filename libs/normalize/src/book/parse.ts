@@ -42,12 +42,19 @@ function levels(exchange: Exchange, value: unknown, name: string, payload: unkno
   return out;
 }
 
+/** Whether the market's diffs carry `pu` (USD-M); CF_MARKET_UNSUPPORTED for a market this parser does not know. */
+function usdmDepth(exchange: Exchange): boolean {
+  if (exchange === 'binance-usdm') return true;
+  if (exchange === 'binance') return false;
+  throw new CfError('CF_MARKET_UNSUPPORTED', `no depth parser for ${exchange}`, { context: { exchange } });
+}
+
 /** Decode the `data` object of a `depthUpdate` frame. Throws CfError(CF_FRAME_FIELD) on bad input. */
 export function depthEventFromPayload(exchange: Exchange, payload: unknown, ingestTs: number): DepthEvent {
   if (typeof payload !== 'object' || payload === null) throw fieldError(exchange, 'payload is not an object', payload);
   const p = payload as Record<string, unknown>;
   if (typeof p.s !== 'string' || p.s.length === 0) throw fieldError(exchange, 's: expected symbol', payload);
-  const usdm = exchange === 'binance-usdm';
+  const usdm = usdmDepth(exchange);
   return {
     exchange,
     symbol: p.s.toUpperCase(),

@@ -25,21 +25,36 @@ import type { BookKey, DepthSnapshot } from './types.js';
 
 /** Request weight of one depth snapshot at `limit` levels. */
 export function depthRequestWeight(exchange: Exchange, limit: number): number {
-  if (exchange === 'binance-usdm') {
-    if (limit <= 50) return 2;
-    if (limit <= 100) return 5;
-    if (limit <= 500) return 10;
-    return 20;
+  switch (exchange) {
+    case 'binance-usdm':
+      if (limit <= 50) return 2;
+      if (limit <= 100) return 5;
+      if (limit <= 500) return 10;
+      return 20;
+    case 'binance':
+      if (limit <= 100) return 5;
+      if (limit <= 500) return 25;
+      if (limit <= 1000) return 50;
+      return 250;
+    default:
+      throw unknownWeights(exchange);
   }
-  if (limit <= 100) return 5;
-  if (limit <= 500) return 25;
-  if (limit <= 1000) return 50;
-  return 250;
 }
 
 /** Published REQUEST_WEIGHT per minute per IP. */
 export function venueWeightPerMinute(exchange: Exchange): number {
-  return exchange === 'binance-usdm' ? 2400 : 6000;
+  switch (exchange) {
+    case 'binance-usdm':
+      return 2400;
+    case 'binance':
+      return 6000;
+    default:
+      throw unknownWeights(exchange);
+  }
+}
+
+function unknownWeights(exchange: Exchange): CfError {
+  return new CfError('CF_MARKET_UNSUPPORTED', `no REST weights for ${exchange}`, { context: { exchange } });
 }
 
 export interface DepthFetchResult {

@@ -4,6 +4,7 @@
  * Spot: https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams#how-to-manage-a-local-order-book-correctly
  * USD-M: https://developers.binance.com/docs/derivatives/usds-margined-futures/websocket-market-streams/How-to-manage-a-local-order-book-correctly
  */
+import { CfError } from '@cryptoflow/core';
 import type { Exchange } from '@cryptoflow/model';
 import type { DepthEvent } from './types.js';
 
@@ -30,6 +31,14 @@ export const USDM_RULES: SyncRules = {
   follows: (e, prevU) => e.prevUpdateId === prevU,
 };
 
+/** The rules of a venue market; CF_MARKET_UNSUPPORTED for a market without documented rules here (never a default). */
 export function syncRules(exchange: Exchange): SyncRules {
-  return exchange === 'binance-usdm' ? USDM_RULES : SPOT_RULES;
+  switch (exchange) {
+    case 'binance':
+      return SPOT_RULES;
+    case 'binance-usdm':
+      return USDM_RULES;
+    default:
+      throw new CfError('CF_MARKET_UNSUPPORTED', `no book sync rules for ${exchange}`, { context: { exchange } });
+  }
 }
