@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TABLES, TABLE_SCHEMAS, icebergPartitionSpecJson, icebergSchemaJson } from '../src/index.js';
+import { TABLES, TABLE_SCHEMAS, VENUES, icebergPartitionSpecJson, icebergSchemaJson } from '../src/index.js';
 
 describe('table schemas', () => {
   it('defines every table with unique, positive field ids and names', () => {
@@ -35,6 +35,15 @@ describe('table schemas', () => {
       expect(icebergPartitionSpecJson(table).fields).toEqual([
         { 'source-id': 3, 'field-id': 1000, name: 'exchange_ts_hour', transform: 'hour' },
       ]);
+    }
+  });
+
+  it('docs say what a value means without naming a venue; where it comes from is per venue', () => {
+    const venue = new RegExp(`\\b(${VENUES.join('|')})\\b`, 'i');
+    for (const table of TABLES) {
+      const s = TABLE_SCHEMAS[table];
+      expect(s.doc, table).not.toMatch(venue);
+      for (const c of s.columns) expect(c.doc, `${table}.${c.name}`).not.toMatch(venue);
     }
   });
 });

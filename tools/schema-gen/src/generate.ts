@@ -1,4 +1,4 @@
-import { EXCHANGES, EXCHANGE_DEFS, STREAM_EXCHANGES, STREAM_MARKET_KINDS, STREAM_TABLE, STREAMS } from '@cryptoflow/model';
+import { EXCHANGES, EXCHANGE_DEFS, STREAM_EXCHANGES, STREAM_MARKET_KINDS, STREAM_TABLE, STREAMS, VENUES } from '@cryptoflow/model';
 import type { ColumnDef, Stream, TableSchema } from '@cryptoflow/model';
 
 /**
@@ -152,6 +152,7 @@ export function renderTableDoc(schema: TableSchema): string {
     '|---:|---|---|---|---|',
     ...schema.columns.map((c) => `| ${c.id} | \`${c.name}\` | \`${c.type}\` | ${c.required ? 'yes' : 'no (nullable)'} | ${md(c.doc)} |`),
     '',
+    ...renderVenueSources(schema),
     '## Partitioning',
     '',
   ];
@@ -197,6 +198,26 @@ export function renderTableDoc(schema: TableSchema): string {
     '',
   );
   return lines.join('\n');
+}
+
+/** Where each column comes from, per venue: the column docs say what a value means, this says where it is read. */
+function renderVenueSources(schema: TableSchema): string[] {
+  const venues = VENUES.filter(
+    (v) => schema.venueNotes?.[v] !== undefined || schema.columns.some((c) => c.sources?.[v] !== undefined),
+  );
+  if (venues.length === 0) return [];
+  const lines = ['## Per venue', ''];
+  for (const v of venues) if (schema.venueNotes?.[v]) lines.push(`- **${v}**: ${schema.venueNotes[v]}`);
+  lines.push(
+    '',
+    `| column | ${venues.join(' | ')} |`,
+    `|---|${venues.map(() => '---').join('|')}|`,
+    ...schema.columns
+      .filter((c) => venues.some((v) => c.sources?.[v] !== undefined))
+      .map((c) => `| \`${c.name}\` | ${venues.map((v) => md(c.sources?.[v] ?? '—')).join(' | ')} |`),
+    '',
+  );
+  return lines;
 }
 
 export function renderIndex(schemas: readonly TableSchema[]): string {
