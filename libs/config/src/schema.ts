@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { MAX_TOTAL_SHARDS } from '@cryptoflow/core';
 import { EXCHANGES, STREAMS, STREAM_EXCHANGES, isExchange, streamProblem } from '@cryptoflow/model';
 import type { Exchange, Stream } from '@cryptoflow/model';
 
@@ -102,7 +103,7 @@ export const collectorConfigSchema = z
       .prefault({}),
     sharding: z
       .strictObject({
-        total_shards: z.number().int().min(1).max(65_536).default(16),
+        total_shards: z.number().int().min(1).max(MAX_TOTAL_SHARDS).default(16),
         replica_index: nonNegativeInt.default(0),
         replica_count: positiveInt.default(1),
       })

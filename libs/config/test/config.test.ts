@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { isCfError } from '@cryptoflow/core';
+import { MAX_TOTAL_SHARDS, isCfError } from '@cryptoflow/core';
 import { channelSettingsFor, loadCollectorConfig, loadCommitterConfig } from '../src/index.js';
 
 const base = {
@@ -76,6 +76,12 @@ describe('collector config', () => {
     expect(text).toContain('typo_key');
     expect(text).toMatch(/sharding\.replica_index: expected < replica_count \(2\), got 3/);
     expect(text).toMatch(/exchanges\.binance: stream funding takes derivatives markets; binance \(Binance spot, venue binance\) is a spot market/);
+  });
+
+  it('accepts total_shards up to the one shard limit and names it beyond', () => {
+    expect(loadCollectorConfig({ value: { ...base, sharding: { total_shards: MAX_TOTAL_SHARDS } } }).sharding.total_shards).toBe(MAX_TOTAL_SHARDS);
+    const issues = issuesOf(() => loadCollectorConfig({ value: { ...base, sharding: { total_shards: MAX_TOTAL_SHARDS + 1 } } }));
+    expect(issues.join('\n')).toMatch(new RegExp(`sharding\\.total_shards: .*${MAX_TOTAL_SHARDS}`));
   });
 
   it('refuses a venue market without an adapter for the stream, naming venue and stream', () => {

@@ -4,3 +4,4 @@ export { nowMicros, msToMicros, secondsToMicros, hourFloor, hourLabel, sleep, sy
 export type { Micros, Clock } from './time.js';
 export { backoffDelayMs, DEFAULT_BACKOFF } from './backoff.js';
 export type { BackoffPolicy } from './backoff.js';
+export { MAX_TOTAL_SHARDS, checkTotalShards } from './shards.js';

@@ -1,6 +1,6 @@
 import { MICROS_PER_HOUR, hourLabel } from '@cryptoflow/core';
 import type { CanonicalRow, TableName } from '@cryptoflow/model';
-import { CfError } from '@cryptoflow/core';
+import { CfError, checkTotalShards } from '@cryptoflow/core';
 
 /** Where a row goes: one file buffer per key. */
 export interface PartitionKey {
@@ -45,9 +45,7 @@ export class Partitioner {
   private readonly tables = new Map<TableName, TableCache>();
 
   constructor(opts: PartitionerOptions) {
-    if (!Number.isInteger(opts.totalShards) || opts.totalShards < 1 || opts.totalShards > 999) {
-      throw new CfError('CF_CONFIG_INVALID', `partitioner.totalShards: expected an integer in 1..999, got ${opts.totalShards}`);
-    }
+    checkTotalShards(opts.totalShards, 'partitioner.totalShards');
     this.totalShards = opts.totalShards;
     this.shardOf = opts.shardOf;
     this.maxCachedHours = Math.max(1, opts.maxCachedHours ?? 48);
@@ -73,7 +71,8 @@ export class Partitioner {
       }
       keys = cache.hours.get(floor);
       if (keys === undefined) {
-        keys = new Array<PartitionKey | undefined>(this.totalShards).fill(undefined);
+        // Filled as shards show up: a process writes few of up to MAX_TOTAL_SHARDS shards.
+        keys = [];
         cache.hours.set(floor, keys);
         if (cache.hours.size > this.maxCachedHours) {
           // Map keeps insertion order: the first entry is the hour seen longest ago.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { hourLabel } from '@cryptoflow/core';
+import { MAX_TOTAL_SHARDS, hourLabel } from '@cryptoflow/core';
 import type { TradeRow, FundingRow } from '@cryptoflow/model';
 import { Partitioner } from '../src/index.js';
 
@@ -77,5 +77,18 @@ describe('Partitioner', () => {
     const q = new Partitioner({ totalShards: 2, shardOf: () => 0 });
     expect(() => q.keyOf(trade('BTCUSDT', Number.NaN))).toThrow(/non-finite exchange_ts/);
     expect(() => new Partitioner({ totalShards: 0, shardOf })).toThrow(/totalShards/);
+    expect(() => new Partitioner({ totalShards: MAX_TOTAL_SHARDS + 1, shardOf })).toThrow(
+      `partitioner.totalShards: expected an integer in [1, ${MAX_TOTAL_SHARDS}], got ${MAX_TOTAL_SHARDS + 1}`,
+    );
+  });
+
+  it('takes every shard count the config accepts, up to the one limit (it stopped at 999 before)', () => {
+    for (const total of [999, 1000, 1024, MAX_TOTAL_SHARDS]) {
+      const p = new Partitioner({ totalShards: total, shardOf: (_e, s) => Number(s.slice(1)) });
+      const last = p.keyOf(trade(`S${total - 1}`, T0));
+      expect(last).toMatchObject({ shard: total - 1, id: `trades/2021-10-12T00/${total - 1}` });
+      expect(p.keyOf(trade(`S${total - 1}`, T0 + 1))).toBe(last); // cached, same object
+      expect(p.keyOf(trade('S0', T0)).shard).toBe(0);
+    }
   });
 });

@@ -12,8 +12,7 @@ import {
   UpdateItemCommand,
 } from '@aws-sdk/client-dynamodb';
 import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { CfError } from '@cryptoflow/core';
-import { checkTotalShards } from './hasher.js';
+import { CfError, checkTotalShards } from '@cryptoflow/core';
 import type { ShardHasher } from './hasher.js';
 import type { ShardOwnership } from './ownership.js';
 import { rendezvousOwner, rendezvousRunnerUp } from './rendezvous.js';

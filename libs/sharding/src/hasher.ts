@@ -1,5 +1,5 @@
 import xxhash from 'xxhash-wasm';
-import { CfError } from '@cryptoflow/core';
+import { checkTotalShards } from '@cryptoflow/core';
 
 /**
  * Shard ids come from xxHash64 of `${exchange}|${symbol}` (seed 0). The function is fixed by the
@@ -12,21 +12,6 @@ export interface ShardHasher {
   shardId(exchange: string, symbol: string, totalShards: number): number;
   /** xxHash64 (seed 0) of a UTF-8 string, as an unsigned 64-bit bigint. */
   hash64(key: string): bigint;
-}
-
-/** Largest shard count we accept; matches `sharding.total_shards` in the config schema. */
-export const MAX_TOTAL_SHARDS = 65_536;
-
-export function checkTotalShards(totalShards: number, where = 'totalShards'): void {
-  if (!Number.isInteger(totalShards) || totalShards < 1 || totalShards > MAX_TOTAL_SHARDS) {
-    throw new CfError(
-      'CF_SHARDING',
-      `${where}: expected an integer in [1, ${MAX_TOTAL_SHARDS}], got ${String(totalShards)}`,
-      {
-        context: { [where]: totalShards },
-      },
-    );
-  }
 }
 
 /** The key hashed for an (exchange, symbol). Exported so other languages/tools can reproduce it. */

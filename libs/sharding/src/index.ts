@@ -1,4 +1,6 @@
-export { createShardHasher, shardKey, checkTotalShards, MAX_TOTAL_SHARDS } from './hasher.js';
+export { createShardHasher, shardKey } from './hasher.js';
+/** The shard limit lives in libs/core (config and partitioner check it too); re-exported where callers look for it. */
+export { checkTotalShards, MAX_TOTAL_SHARDS } from '@cryptoflow/core';
 export type { ShardHasher } from './hasher.js';
 export { StaticOwnership, assignSymbols, ownedSymbols } from './ownership.js';
 export type { ShardOwnership, StaticOwnershipOptions } from './ownership.js';

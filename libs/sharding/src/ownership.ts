@@ -1,5 +1,4 @@
-import { CfError } from '@cryptoflow/core';
-import { checkTotalShards } from './hasher.js';
+import { CfError, checkTotalShards } from '@cryptoflow/core';
 import type { ShardHasher } from './hasher.js';
 
 /**

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isCfError } from '@cryptoflow/core';
 import { localDynamoClient, startDynamo } from '@cryptoflow/stand-ins';
 import type { LocalDynamo } from '@cryptoflow/stand-ins';
-import { createShardHasher, FleetMembership, movedShards, rendezvousAssignment } from '../src/index.js';
+import { MAX_TOTAL_SHARDS, createShardHasher, FleetMembership, movedShards, rendezvousAssignment } from '../src/index.js';
 import type { ShardHasher } from '../src/index.js';
 
 let dynamo: LocalDynamo;
@@ -361,4 +361,27 @@ describe('fleet membership', () => {
     expect((err as Error).message).toMatch(/total_shards is 64 but fleet g3 was created with 32/);
     await a.close();
   });
+
+  it('hands over half of MAX_TOTAL_SHARDS at once (a 1 -> 2 step) with the longest replica ids DynamoDB items must hold', async () => {
+    const c = clock();
+    // A replica id is `${hostname()}-${pid}-${uuid8}`; host names go up to 63 characters.
+    const id = (tag: string): string => `${tag.repeat(63)}-4194304-0123abcd`;
+    const a = await join('g-max', id('a'), c.now, MAX_TOTAL_SHARDS);
+    const b = await join('g-max', id('b'), c.now, MAX_TOTAL_SHARDS);
+    await tickAll([a, b]);
+    const moving = b.pendingHandovers();
+    expect(moving.length).toBeGreaterThan(MAX_TOTAL_SHARDS / 3);
+    for (const s of moving) b.markSynced(s, 0); // b publishes one cut per moving shard
+    for (let s = 0; s < MAX_TOTAL_SHARDS; s++) a.ownsAt(s, 5_000_000);
+    await tickAll([a, b]); // a publishes one acknowledgement per moving shard
+    for (let s = 0; s < MAX_TOTAL_SHARDS; s++) a.ownsAt(s, 7_000_000);
+    await tickAll([a, b]);
+    expect(a.leaseValid() && b.leaseValid()).toBe(true);
+    expect(a.roleCounts().outgoing).toBe(0); // every cut acknowledged and passed: a let go
+    for (let s = 0; s < MAX_TOTAL_SHARDS; s++) {
+      const writers = [a, b].filter((r) => r.decideAt(s, 8_000_000) === 'write');
+      expect(writers, `shard ${s}`).toHaveLength(1);
+    }
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
 });

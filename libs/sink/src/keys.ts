@@ -6,6 +6,8 @@ import type { CanonicalRow, TableSchema } from '@cryptoflow/model';
  *
  *   <table>/exchange_ts_hour=<hour>/shard=<NNN>/<table>-<hour>-s<NNN>-<hash16>.parquet
  *
+ * NNN is the shard with at least three digits (`007`, `1008`: shards go up to MAX_TOTAL_SHARDS).
+ *
  * hash16 = xxhash64 (hex) over the table, schema version, row count and the natural keys of the file's
  * first and last rows. A collector that crashes after storing a file but before recording it replays the
  * same input (from its checkpoint) with the same count-based flush boundaries, produces the same rows,

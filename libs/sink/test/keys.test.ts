@@ -14,6 +14,9 @@ describe('objectKey', () => {
     expect(objectKey(schema, '2021-10-12T00', 3, rows)).toMatch(
       /^trades\/exchange_ts_hour=2021-10-12T00\/shard=003\/trades-2021-10-12T00-s003-[0-9a-f]{16}\.parquet$/,
     );
+    // Shards past 999 (up to MAX_TOTAL_SHARDS) take as many digits as they need; keys stay distinct.
+    expect(objectKey(schema, '2021-10-12T00', 1008, rows)).toMatch(/\/shard=1008\/trades-2021-10-12T00-s1008-[0-9a-f]{16}\.parquet$/);
+    expect(objectKey(schema, '2021-10-12T00', 100, rows)).not.toBe(objectKey(schema, '2021-10-12T00', 1000, rows));
   });
 
   it('is a function of content: same rows → same key, even from different objects', () => {
