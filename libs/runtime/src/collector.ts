@@ -10,7 +10,14 @@ import { gauge, counter } from '@cryptoflow/metrics';
 import type { Registry } from '@cryptoflow/metrics';
 import type { CanonicalRow, Exchange } from '@cryptoflow/model';
 import { STREAM_TABLE, TABLE_SCHEMAS } from '@cryptoflow/model';
-import { FleetMembership, assignSymbols, createShardHasher } from '@cryptoflow/sharding';
+import {
+  FleetMembership,
+  HANDOVER_DELAY_US,
+  RELEASE_AFTER_MS,
+  RELEASE_SLACK_US,
+  assignSymbols,
+  createShardHasher,
+} from '@cryptoflow/sharding';
 import { naturalRowKey } from '@cryptoflow/sink';
 import type { DurableRows } from '@cryptoflow/sink';
 import type { RowDecision, ShardHasher, ShardOwnership } from '@cryptoflow/sharding';
@@ -72,13 +79,6 @@ interface ShardUnit {
 
 /** A unit whose sockets are open this long without a row (a quiet shard) counts as live. */
 const QUIET_LIVE_AFTER_MS = 1_000;
-
-/** Exchange time past a unit's latest row at which a handover cut falls, µs. */
-const HANDOVER_DELAY_US = 2_000_000;
-/** Exchange time past the cut after which the retiring unit stops (stragglers of its other symbols), µs. */
-const RELEASE_SLACK_US = 1_000_000;
-/** Wall time after the cut at which a retiring unit stops even if its stream stayed quiet. */
-const RELEASE_AFTER_MS = 10_000;
 
 const VENUE_LIMITS = { binance: BINANCE_SPOT_LIMITS, 'binance-usdm': BINANCE_USDM_LIMITS } as const;
 

@@ -1,21 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
-import {
-  ConditionalCheckFailedException,
-  CreateTableCommand,
-  DeleteItemCommand,
-  DescribeTableCommand,
-  GetItemCommand,
-  PutItemCommand,
-  QueryCommand,
-  ResourceNotFoundException,
-  UpdateItemCommand,
-} from '@aws-sdk/client-dynamodb';
-import type { AttributeValue, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CfError, checkTotalShards } from '@cryptoflow/core';
+import { FleetStore } from './fleet-store.js';
+import { ShardHandovers, reconcile } from './handover.js';
+import type { HandoverEvent, HandoverParams, Member, RowDecision } from './handover.js';
 import type { ShardHasher } from './hasher.js';
 import type { ShardOwnership } from './ownership.js';
-import { rendezvousOwner, rendezvousRunnerUp } from './rendezvous.js';
+import { fleetHandoverDelayUs } from './timings.js';
 
 export interface FleetMembershipOptions {
   readonly client: DynamoDBClient;
@@ -32,7 +24,7 @@ export interface FleetMembershipOptions {
   readonly now?: () => number;
   /**
    * Exchange time after the newcomer's latest row at which the handover cut falls, µs. Default: two
-   * heartbeats + 1 s (at least 2 s), the longest the old owner can take to learn the cut.
+   * heartbeats + 1 s (at least 2 s), the longest the old owner can take to learn the cut (`fleetHandoverDelayUs`).
    */
   readonly handoverDelayMicros?: number;
   readonly onFenced?: (reason: string) => void;
@@ -48,141 +40,36 @@ export interface FleetMembershipOptions {
   readonly onHandover?: (event: HandoverEvent) => void;
 }
 
-export type HandoverEvent =
-  | { readonly kind: 'proposed'; readonly shard: number; readonly from: string; readonly proposalUs: number }
-  | {
-      readonly kind: 'acknowledged';
-      readonly shard: number;
-      readonly to: string;
-      readonly proposalUs: number;
-      readonly cutUs: number;
-      /** Our latest written row of the shard when we acknowledged (0: none). */
-      readonly writtenUs: number;
-    }
-  | {
-      readonly kind: 'taken';
-      readonly shard: number;
-      readonly from: string;
-      readonly proposalUs: number;
-      readonly cutUs: number;
-      /** False: the old owner died before acknowledging; we write from our proposal. */
-      readonly acknowledged: boolean;
-    }
-  | { readonly kind: 'released'; readonly shard: number; readonly to: string; readonly cutUs: number | null };
-
 /**
- * What a replica does with one row of a shard: write it, skip it (another replica writes it), hold it until
- * a handover cut is acknowledged or a takeover resolved (then it is written or skipped, in order), or buffer
- * it as a standby (kept for a while in case the owner dies, then dropped).
- */
-export type RowDecision = 'write' | 'skip' | 'hold' | 'buffer';
-
-/** Cuts are in exchange time (µs), so a handover splits rows the same way live and in a replay. */
-type ShardRole =
-  /** `takeover`: ours since the owner died while we were its standby; rows held until the collector resolved
-   *  which of our buffered rows the dead owner had made durable. */
-  | { kind: 'owned'; takeover?: boolean }
-  | {
-      kind: 'incoming';
-      from: string;
-      /** The cut we proposed (null: not synced yet, we write nothing). */
-      cutUs: number | null;
-      /** The cut the old owner acknowledged, >= ours; rows from it on are ours. Null: not acknowledged yet. */
-      ackedUs: number | null;
-      /** Wall time (ms) the acknowledgement was seen, for settling quiet shards. */
-      ackedAtMs: number;
-    }
-  | {
-      kind: 'outgoing';
-      to: string;
-      /** The acknowledged cut: we write rows before it. Null: no proposal from the successor yet. */
-      cutUs: number | null;
-      /** The successor's proposal we acknowledged (a new proposal gets a new acknowledgement). */
-      proposalUs: number | null;
-      seenAtMs: number;
-      fromUs: number | null;
-      /** Our stream position when we first saw this cut, µs (0: no row seen). */
-      maxTsAtSeen: number;
-    };
-
-/** The old owner's answer to a proposed cut: the cut both sides use, never before a row it already wrote. */
-interface CutAck {
-  readonly to: string;
-  readonly proposalUs: number;
-  readonly cutUs: number;
-}
-
-/** Exchange time past the cut after which the old owner lets go (stragglers of other symbols). */
-const RELEASE_SLACK_US = 1_000_000;
-/** Exchange time past the cut after which the newcomer stops filtering (the old owner is gone by then). */
-const SETTLE_US = 60_000_000;
-/** Leases of wall time after the acknowledgement at which a quiet incoming shard counts as settled too. */
-const SETTLE_LEASES = 4;
-
-interface Member {
-  readonly id: string;
-  readonly leaseExpiresAt: number;
-  /** Shards this member has synced as incoming owner: the handover cut (µs) it proposes, to whom. */
-  readonly ready: ReadonlyMap<number, { readonly from: string; readonly cutUs: number }>;
-  /** Its acknowledgements of cuts proposed for shards it hands over. */
-  readonly acks: ReadonlyMap<number, CutAck>;
-  /** Shards it took over, with the acknowledged cut it writes from (tells a leaver it may exit). */
-  readonly taken: ReadonlyMap<number, number>;
-  /** Draining (planned scale-in): alive and still collecting, but no longer a rendezvous candidate. */
-  readonly leaving: boolean;
-}
-
-const S = (s: string): AttributeValue => ({ S: s });
-const N = (n: number): AttributeValue => ({ N: String(n) });
-
-/**
- * Dynamic shard ownership for an elastic fleet:
- * - membership: each replica keeps an item `member#<id>` alive with conditional heartbeats carrying a lease
- *   expiry; expired members are ignored and reaped with a conditional delete (no DynamoDB TTL involved);
- * - assignment: rendezvous hashing of shards over live members, so a scale step moves ~1/N of the shards;
- * - fencing: a replica whose heartbeat could not renew its lease before it expired — paused, partitioned,
- *   reaped — owns nothing from that moment (`owns()` is false, listeners are told) and rejoins under a new id;
- * - make-before-break: a shard changing owner while its old owner lives is held by both; the newcomer
- *   collects it, and once it is synced (`markSynced`) proposes a cut time; the old owner acknowledges it,
- *   moved past every row it already wrote; it writes rows with exchange time before the acknowledged cut,
- *   the newcomer from it on (`decideAt`), holding rows past its proposal until the acknowledgement arrives;
- *   then the old one lets go.
- * - `total_shards` is stored in the group's meta item on first join; a replica configured otherwise fails.
+ * Dynamic shard ownership for an elastic fleet, the coordinator of three parts:
+ * - membership and timers (here): each replica keeps its member item alive with conditional heartbeats carrying
+ *   a lease expiry and its handover state; a replica whose heartbeat could not renew its lease before it
+ *   expired — paused, partitioned, reaped — owns nothing from that moment (`owns()` is false, listeners are
+ *   told) and rejoins under a new id (fencing);
+ * - the handover state machine (handover.ts, no I/O): rendezvous assignment over live members and the
+ *   make-before-break cut protocol — the newcomer collects a moving shard, proposes a cut once synced
+ *   (`markSynced`), the old owner acknowledges it past every row it already wrote, each writes its side
+ *   (`decideAt`), then the old one lets go;
+ * - the DynamoDB items (fleet-store.ts): encoding, conditional writes, `total_shards` stored once per group.
  */
 export class FleetMembership implements ShardOwnership {
   private replicaId: string;
   private readonly now: () => number;
+  private readonly store: FleetStore;
   private readonly listeners = new Set<(owned: ReadonlySet<number>) => void>();
-  private readonly roles = new Map<number, ShardRole>();
-  /** Shards we are ranked second for (standby mode): collected and buffered, not written. */
-  private standbys = new Set<number>();
-  private readonly synced = new Map<number, number>();
-  private readonly maxTs = new Map<number, number>();
-  /**
-   * Latest exchange time of a row we decided to write, per shard (the floor of any cut we acknowledge). One
-   * map update per written row: the price of never acknowledging a cut before a row already written.
-   */
-  private readonly maxWritten = new Map<number, number>();
-  /** Acknowledgements we publish, per shard handed over; kept until the successor confirms or we own it again. */
-  private readonly acks = new Map<number, CutAck>();
-  /** Acknowledged cuts of the shards we took over, published so the old owner knows we saw its ack. */
-  private readonly taken = new Map<number, number>();
+  private state = new ShardHandovers();
+  private params: HandoverParams;
+  private members: Member[] = [];
   private kickRequested = false;
   /** Set by a refresh that decided something the other side of a handover waits for. */
   private republish = false;
   private timerStarted = false;
-  private members: Member[] = [];
   private leaseDeadline = 0;
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private fencedCount = 0;
   private beating: Promise<void> | undefined;
   private leaving = false;
-  /**
-   * Shards handed over: the rows we wrote, `[fromUs, cutUs)`, stay ours, so rows still queued in our
-   * pipeline when we let go are written on drain, not dropped. Cleared when the shard gets a role again.
-   */
-  private readonly released = new Map<number, { fromUs: number | null; cutUs: number }>();
 
   private constructor(private readonly options: FleetMembershipOptions) {
     checkTotalShards(options.totalShards, 'sharding.total_shards');
@@ -192,13 +79,15 @@ export class FleetMembership implements ShardOwnership {
         `fleet.heartbeat_ms (${options.heartbeatMs}) must be at most half of fleet.lease_ms (${options.leaseMs})`,
       );
     }
-    this.replicaId = options.replicaId ?? `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.replicaId = options.replicaId ?? newReplicaId();
     this.now = options.now ?? Date.now;
+    this.store = new FleetStore(options.client, options.table, options.group);
+    this.params = this.handoverParams();
   }
 
   static async join(options: FleetMembershipOptions): Promise<FleetMembership> {
     const fleet = new FleetMembership(options);
-    await fleet.checkMeta();
+    await fleet.store.claimTotalShards(options.totalShards, fleet.now());
     await fleet.register();
     await fleet.refresh();
     if (!options.manualHeartbeats) {
@@ -210,26 +99,7 @@ export class FleetMembership implements ShardOwnership {
 
   /** Creates the table where it is missing (local and dev; Terraform owns it in AWS). */
   static async ensureTable(client: DynamoDBClient, table: string): Promise<void> {
-    try {
-      await client.send(new DescribeTableCommand({ TableName: table }));
-      return;
-    } catch (err) {
-      if (!(err instanceof ResourceNotFoundException)) throw err;
-    }
-    await client.send(
-      new CreateTableCommand({
-        TableName: table,
-        BillingMode: 'PAY_PER_REQUEST',
-        AttributeDefinitions: [
-          { AttributeName: 'pk', AttributeType: 'S' },
-          { AttributeName: 'sk', AttributeType: 'S' },
-        ],
-        KeySchema: [
-          { AttributeName: 'pk', KeyType: 'HASH' },
-          { AttributeName: 'sk', KeyType: 'RANGE' },
-        ],
-      }),
-    );
+    await FleetStore.ensureTable(client, table);
   }
 
   get id(): string {
@@ -238,71 +108,36 @@ export class FleetMembership implements ShardOwnership {
 
   owned(): ReadonlySet<number> {
     if (!this.leaseValid()) return new Set();
-    return new Set(this.roles.keys());
+    return new Set(this.state.roles.keys());
   }
 
   owns(shard: number): boolean {
-    return this.leaseValid() && this.roles.has(shard);
+    return this.leaseValid() && this.state.roles.has(shard);
   }
 
   /** Shards this replica stands by for (standby mode): to collect and buffer, not to write. */
   standbyShards(): ReadonlySet<number> {
     if (!this.leaseValid()) return new Set();
-    return new Set(this.standbys);
+    return new Set(this.state.standbys);
   }
 
   /** Shards taken over from a dead owner whose buffered rows wait for the collector to resolve them. */
   pendingTakeovers(): number[] {
-    return [...this.roles].filter(([, r]) => r.kind === 'owned' && r.takeover === true).map(([s]) => s);
+    return this.state.pendingTakeovers();
   }
 
   /** The collector decided which buffered rows to write: the shard is owned outright from now on. */
   completeTakeover(shard: number): void {
-    const role = this.roles.get(shard);
-    if (role?.kind === 'owned' && role.takeover) this.roles.set(shard, { kind: 'owned' });
+    this.state.completeTakeover(shard);
   }
 
   /**
-   * What to do with a row of `shard` at exchange time `exchangeTsMicros`. During a handover both owners
-   * collect; the acknowledged cut splits the rows between them so none is written twice or skipped. The
-   * newcomer holds rows at or past its proposed cut until the old owner's acknowledgement says where the
-   * cut really is (the old owner may already have written past the proposal).
+   * What to do with a row of `shard` at exchange time `exchangeTsMicros` (see `ShardHandovers.decideAt`);
+   * 'skip' for everything while the lease is not valid.
    */
   decideAt(shard: number, exchangeTsMicros: number): RowDecision {
     if (!this.leaseValid()) return 'skip';
-    const role = this.roles.get(shard);
-    if (!role) {
-      const r = this.released.get(shard);
-      if (r === undefined || exchangeTsMicros >= r.cutUs || (r.fromUs !== null && exchangeTsMicros < r.fromUs))
-        return this.standbys.has(shard) ? 'buffer' : 'skip';
-      this.noteWritten(shard, exchangeTsMicros);
-      return 'write';
-    }
-    if (role.kind === 'owned') {
-      if (role.takeover) return 'hold';
-      this.noteWritten(shard, exchangeTsMicros);
-      return 'write';
-    }
-    if (exchangeTsMicros > (this.maxTs.get(shard) ?? 0)) this.maxTs.set(shard, exchangeTsMicros);
-    if (role.kind === 'outgoing') {
-      // A shard handed on while its own incoming cut still applies keeps that lower bound.
-      if (role.fromUs !== null && exchangeTsMicros < role.fromUs) return 'skip';
-      if (role.cutUs !== null && exchangeTsMicros >= role.cutUs) return 'skip';
-      this.noteWritten(shard, exchangeTsMicros);
-      return 'write';
-    }
-    if (role.ackedUs !== null) {
-      if (exchangeTsMicros < role.ackedUs) return 'skip';
-      this.noteWritten(shard, exchangeTsMicros);
-      return 'write';
-    }
-    if (role.cutUs === null || exchangeTsMicros < role.cutUs) return 'skip';
-    return 'hold';
-  }
-
-  /** The floor of any cut we acknowledge for this shard later: the latest row we wrote. */
-  private noteWritten(shard: number, exchangeTsMicros: number): void {
-    if (exchangeTsMicros > (this.maxWritten.get(shard) ?? 0)) this.maxWritten.set(shard, exchangeTsMicros);
+    return this.state.decideAt(shard, exchangeTsMicros);
   }
 
   /** Whether a row is ours to write now (`decideAt` is 'write'). */
@@ -313,31 +148,19 @@ export class FleetMembership implements ShardOwnership {
   /**
    * The collector calls this once an incoming shard is live (connected; books synced), with the latest
    * exchange time it has seen on the shard. The cut lands a little later in exchange time, so the old
-   * owner, still collecting, writes everything before it; it is published with the next heartbeat.
+   * owner, still collecting, writes everything before it; it is published at once.
    */
   markSynced(shard: number, latestExchangeTsMicros: number): void {
-    const role = this.roles.get(shard);
-    if (!role || role.kind !== 'incoming' || this.synced.has(shard)) return;
-    const cut = latestExchangeTsMicros + this.handoverDelayMicros();
-    this.synced.set(shard, cut);
-    this.roles.set(shard, { ...role, cutUs: cut });
-    this.options.onHandover?.({ kind: 'proposed', shard, from: role.from, proposalUs: cut });
+    const delay = this.options.handoverDelayMicros ?? fleetHandoverDelayUs(this.options.heartbeatMs);
+    const event = this.state.markSynced(shard, latestExchangeTsMicros, delay);
+    if (!event) return;
+    this.options.onHandover?.(event);
     this.kick();
-  }
-
-  /**
-   * How far past our latest row the proposed cut falls. The old owner learns it from our heartbeat and its
-   * next refresh (up to two heartbeat periods) and writes everything until then; if its stream is already
-   * past the proposal it acknowledges a later cut, and we hold rows until the acknowledgement. A proposal
-   * beyond that delay is normally acknowledged unchanged before our stream reaches it: nothing is held.
-   */
-  private handoverDelayMicros(): number {
-    return this.options.handoverDelayMicros ?? Math.max(2_000_000, (2 * this.options.heartbeatMs + 1_000) * 1_000);
   }
 
   /** Shards collected but not yet written by us (incoming, waiting to be synced and propose a cut). */
   pendingHandovers(): number[] {
-    return [...this.roles].filter(([, r]) => r.kind === 'incoming' && r.cutUs === null).map(([s]) => s);
+    return this.state.pendingHandovers();
   }
 
   leaseValid(): boolean {
@@ -346,10 +169,8 @@ export class FleetMembership implements ShardOwnership {
 
   /** Shards held by role: `owned` outright, `incoming` (collecting, before or after its cut), `outgoing`. */
   roleCounts(): { owned: number; incoming: number; outgoing: number } {
-    const counts = { owned: 0, incoming: 0, outgoing: 0 };
-    if (!this.leaseValid()) return counts;
-    for (const role of this.roles.values()) counts[role.kind]++;
-    return counts;
+    if (!this.leaseValid()) return { owned: 0, incoming: 0, outgoing: 0 };
+    return this.state.roleCounts();
   }
 
   /** Live replicas in the last view (this one included). */
@@ -372,25 +193,15 @@ export class FleetMembership implements ShardOwnership {
       await this.heartbeat().catch(() => undefined);
       // Gone only once every successor has seen our acknowledgement: without it, it would write from its own
       // proposal, which may lie before rows we already wrote.
-      if (this.roles.size === 0 && this.unconfirmedAcks().length === 0) return { released: true, heldShards: [] };
+      const unconfirmed = this.state.unconfirmedAcks(this.members);
+      if (this.state.roles.size === 0 && unconfirmed.length === 0) return { released: true, heldShards: [] };
       if (this.now() >= deadline || this.closed)
         return {
           released: false,
-          heldShards: [...new Set([...this.roles.keys(), ...this.unconfirmedAcks()])].sort((a, b) => a - b),
+          heldShards: [...new Set([...this.state.roles.keys(), ...unconfirmed])].sort((a, b) => a - b),
         };
       await new Promise((r) => setTimeout(r, Math.min(this.options.heartbeatMs, 250)));
     }
-  }
-
-  /** Shards whose acknowledged cut the live successor has not confirmed yet. */
-  private unconfirmedAcks(): number[] {
-    const byId = new Map(this.members.map((m) => [m.id, m]));
-    const open: number[] = [];
-    for (const [shard, ack] of this.acks) {
-      const successor = byId.get(ack.to);
-      if (successor && successor.taken.get(shard) !== ack.cutUs) open.push(shard);
-    }
-    return open;
   }
 
   onChange(listener: (owned: ReadonlySet<number>) => void): () => void {
@@ -406,22 +217,9 @@ export class FleetMembership implements ShardOwnership {
       leaving: this.leaving,
       leaseExpiresInMs: Math.max(0, this.leaseDeadline - this.now()),
       liveReplicas: this.members.map((m) => m.id),
-      ...(this.options.standby ? { standby: [...this.standbys].sort((a, b) => a - b) } : {}),
+      ...(this.options.standby ? { standby: [...this.state.standbys].sort((a, b) => a - b) } : {}),
       fenced: this.fencedCount,
-      shards: Object.fromEntries(
-        [...this.roles]
-          .sort((a, b) => a[0] - b[0])
-          .map(([s, r]) => [
-            s,
-            r.kind === 'owned'
-              ? r.takeover
-                ? 'owned (taking over)'
-                : 'owned'
-              : r.kind === 'incoming'
-                ? `incoming${r.ackedUs !== null ? ' (acknowledged)' : r.cutUs !== null ? ' (cut proposed)' : ''}`
-                : `outgoing${r.cutUs !== null ? ' (cut acknowledged)' : ''}`,
-          ]),
-      ),
+      shards: this.state.describeShards(),
     };
   }
 
@@ -435,16 +233,14 @@ export class FleetMembership implements ShardOwnership {
     this.closed = true;
     if (this.timer) clearTimeout(this.timer);
     await this.beating;
-    await this.options.client
-      .send(
-        new DeleteItemCommand({
-          TableName: this.options.table,
-          Key: { pk: S(this.options.group), sk: S(`member#${this.replicaId}`) },
-        }),
-      )
-      .catch(() => undefined);
-    this.roles.clear();
+    await this.store.remove(this.replicaId);
+    this.state.roles.clear();
     this.emit();
+  }
+
+  private handoverParams(): HandoverParams {
+    const { totalShards, hasher, leaseMs, heartbeatMs } = this.options;
+    return { me: this.replicaId, totalShards, hasher, leaseMs, heartbeatMs, standby: this.options.standby === true };
   }
 
   private schedule(delayMs = this.options.heartbeatMs): void {
@@ -477,47 +273,9 @@ export class FleetMembership implements ShardOwnership {
     this.schedule(0);
   }
 
-  private async checkMeta(): Promise<void> {
-    const { client, table, group, totalShards } = this.options;
-    try {
-      await client.send(
-        new PutItemCommand({
-          TableName: table,
-          Item: { pk: S(group), sk: S('meta'), total_shards: N(totalShards), created_at: N(this.now()) },
-          ConditionExpression: 'attribute_not_exists(pk)',
-        }),
-      );
-    } catch (err) {
-      if (!(err instanceof ConditionalCheckFailedException)) throw err;
-      const got = await client.send(
-        new GetItemCommand({ TableName: table, Key: { pk: S(group), sk: S('meta') }, ConsistentRead: true }),
-      );
-      const stored = Number(got.Item?.['total_shards']?.N);
-      if (stored !== totalShards) {
-        throw new CfError(
-          'CF_SHARDING',
-          `sharding.total_shards is ${totalShards} but fleet ${group} was created with ${stored}: changing it would move every symbol; migrate explicitly (docs/operations/scale.md)`,
-          { context: { group, configured: totalShards, stored } },
-        );
-      }
-    }
-  }
-
   private async register(): Promise<void> {
     const expires = this.now() + this.options.leaseMs;
-    await this.options.client.send(
-      new PutItemCommand({
-        TableName: this.options.table,
-        Item: {
-          pk: S(this.options.group),
-          sk: S(`member#${this.replicaId}`),
-          lease_expires_at: N(expires),
-          host: S(hostname()),
-          ready: { M: {} },
-        },
-        ConditionExpression: 'attribute_not_exists(pk)',
-      }),
-    );
+    await this.store.register(this.replicaId, expires, hostname());
     this.leaseDeadline = expires;
   }
 
@@ -544,39 +302,14 @@ export class FleetMembership implements ShardOwnership {
       return false;
     }
     const expires = sentAt + this.options.leaseMs;
-    const ready: Record<string, AttributeValue> = {};
-    for (const [shard, cut] of this.synced) {
-      const role = this.roles.get(shard);
-      if (role?.kind === 'incoming') ready[String(shard)] = { M: { from: S(role.from), c: N(cut) } };
-    }
-    const acks: Record<string, AttributeValue> = {};
-    for (const [shard, a] of this.acks) acks[String(shard)] = { M: { to: S(a.to), p: N(a.proposalUs), c: N(a.cutUs) } };
-    const taken: Record<string, AttributeValue> = {};
-    for (const [shard, cut] of this.taken) taken[String(shard)] = N(cut);
-    try {
-      await this.options.client.send(
-        new UpdateItemCommand({
-          TableName: this.options.table,
-          Key: { pk: S(this.options.group), sk: S(`member#${this.replicaId}`) },
-          UpdateExpression:
-            'SET lease_expires_at = :exp, ready = :ready, acks = :acks, taken = :taken, leaving = :leaving',
-          ConditionExpression: 'attribute_exists(pk) AND lease_expires_at > :now',
-          ExpressionAttributeValues: {
-            ':exp': N(expires),
-            ':now': N(sentAt),
-            ':ready': { M: ready },
-            ':acks': { M: acks },
-            ':taken': { M: taken },
-            ':leaving': { BOOL: this.leaving },
-          },
-        }),
-      );
-    } catch (err) {
-      if (err instanceof ConditionalCheckFailedException) {
-        await this.fence('lease lost (reaped or expired in the table)');
-        return false;
-      }
-      throw err;
+    const renewed = await this.store.renew(
+      this.replicaId,
+      { nowMs: sentAt, leaseExpiresAt: expires },
+      { ...this.state.published(), leaving: this.leaving },
+    );
+    if (!renewed) {
+      await this.fence('lease lost (reaped or expired in the table)');
+      return false;
     }
     this.leaseDeadline = expires;
     return true;
@@ -585,50 +318,24 @@ export class FleetMembership implements ShardOwnership {
   private async fence(reason: string): Promise<void> {
     this.fencedCount++;
     this.leaseDeadline = 0;
-    this.roles.clear();
-    this.standbys = new Set();
-    this.synced.clear();
-    this.released.clear();
-    this.acks.clear();
-    this.taken.clear();
-    this.maxWritten.clear();
+    this.state = this.state.fenced();
     this.emit();
     this.options.onFenced?.(reason);
-    this.replicaId = `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
+    this.replicaId = newReplicaId();
+    this.params = this.handoverParams();
     await this.register();
     await this.refresh();
   }
 
   private async refresh(): Promise<void> {
     const now = this.now();
-    const out = await this.options.client.send(
-      new QueryCommand({
-        TableName: this.options.table,
-        KeyConditionExpression: 'pk = :g AND begins_with(sk, :m)',
-        ExpressionAttributeValues: { ':g': S(this.options.group), ':m': S('member#') },
-        ConsistentRead: true,
-      }),
-    );
     const live: Member[] = [];
-    for (const item of out.Items ?? []) {
-      const id = (item['sk']?.S ?? '').slice('member#'.length);
-      const leaseExpiresAt = Number(item['lease_expires_at']?.N ?? 0);
-      if (leaseExpiresAt <= now) {
-        await this.reap(id, now);
+    for (const m of await this.store.members()) {
+      if (m.leaseExpiresAt <= now) {
+        await this.store.reap(m.id, now);
         continue;
       }
-      const ready = new Map<number, { from: string; cutUs: number }>();
-      for (const [k, v] of Object.entries(item['ready']?.M ?? {}))
-        ready.set(Number(k), { from: v.M?.['from']?.S ?? '', cutUs: Number(v.M?.['c']?.N) });
-      const acks = new Map<number, CutAck>();
-      for (const [k, v] of Object.entries(item['acks']?.M ?? {})) {
-        const m = v.M ?? {};
-        acks.set(Number(k), { to: m['to']?.S ?? '', proposalUs: Number(m['p']?.N), cutUs: Number(m['c']?.N) });
-      }
-      const taken = new Map<number, number>();
-      for (const [k, v] of Object.entries(item['taken']?.M ?? {})) taken.set(Number(k), Number(v.N));
-      const leaving = id === this.replicaId ? this.leaving : item['leaving']?.BOOL === true;
-      live.push({ id, leaseExpiresAt, ready, acks, taken, leaving });
+      live.push(m.id === this.replicaId ? { ...m, leaving: this.leaving } : m);
     }
     if (!live.some((m) => m.id === this.replicaId))
       live.push({
@@ -641,213 +348,24 @@ export class FleetMembership implements ShardOwnership {
       });
     const previousMembers = new Set(this.members.map((m) => m.id));
     this.members = live;
-    this.recompute(previousMembers);
-  }
-
-  private async reap(id: string, now: number): Promise<void> {
-    await this.options.client
-      .send(
-        new DeleteItemCommand({
-          TableName: this.options.table,
-          Key: { pk: S(this.options.group), sk: S(`member#${id}`) },
-          ConditionExpression: 'lease_expires_at <= :now',
-          ExpressionAttributeValues: { ':now': N(now) },
-        }),
-      )
-      .catch(() => undefined);
-  }
-
-  private recompute(previousMembers: ReadonlySet<string>): void {
-    // Leaving replicas are alive (they still hold their shards until handed over) but own nothing new.
-    const ids = this.members.filter((m) => !m.leaving).map((m) => m.id);
-    const byId = new Map(this.members.map((m) => [m.id, m]));
-    const me = this.replicaId;
-    const nowMs = this.now();
     const before = this.owned();
-    let publish = false;
-    // Who held each shard before this view: rendezvous over the members that were live before and still are.
-    // On our first view that is everyone but us (they ran the shards before we joined).
-    const previousIds =
-      previousMembers.size === 0
-        ? this.members.map((m) => m.id).filter((id) => id !== me)
-        : [...previousMembers].filter((id) => byId.has(id) || id === me);
-    const wasStandby = this.standbys;
-    const standbys = new Set<number>();
-    for (let shard = 0; shard < this.options.totalShards; shard++) {
-      const owner = rendezvousOwner(this.options.hasher, shard, ids);
-      const role = this.roles.get(shard);
-      const previousOwner = rendezvousOwner(this.options.hasher, shard, previousIds);
-      if (this.options.standby && owner !== me && rendezvousRunnerUp(this.options.hasher, shard, ids) === me)
-        standbys.add(shard);
-      if (owner === me) {
-        if (role?.kind === 'owned') continue;
-        if (role?.kind === 'incoming') {
-          const from = byId.get(role.from);
-          if (role.cutUs === null) {
-            // Not synced yet and the old owner is gone (crashed): nobody writes the shard, take it outright.
-            if (!from) this.roles.set(shard, { kind: 'owned' });
-            continue;
-          }
-          let current = role;
-          if (role.ackedUs === null) {
-            const ack = from?.acks.get(shard);
-            if (ack && ack.to === me && ack.proposalUs === role.cutUs) {
-              current = { ...role, ackedUs: ack.cutUs, ackedAtMs: nowMs };
-            } else if (!from) {
-              // The old owner died before acknowledging (a planned leaver waits for our confirmation, so this
-              // is a crash): it wrote nothing after its death, write from our proposal.
-              current = { ...role, ackedUs: role.cutUs, ackedAtMs: nowMs };
-            }
-            if (current.ackedUs !== null) {
-              this.roles.set(shard, current);
-              this.taken.set(shard, current.ackedUs);
-              publish = true;
-              this.options.onHandover?.({
-                kind: 'taken',
-                shard,
-                from: role.from,
-                proposalUs: role.cutUs,
-                cutUs: current.ackedUs,
-                acknowledged: from !== undefined,
-              });
-            }
-          }
-          if (current.ackedUs !== null) {
-            // Rows before the cut may still straggle in (other symbols of the shard); keep skipping them for a
-            // while, then own the shard outright.
-            const settled =
-              (this.maxTs.get(shard) ?? 0) >= current.ackedUs + SETTLE_US ||
-              nowMs >= current.ackedAtMs + SETTLE_LEASES * this.options.leaseMs;
-            if (settled) this.roles.set(shard, { kind: 'owned' });
-          }
-          continue;
-        }
-        if (role?.kind === 'outgoing') {
-          // The shard comes back to us. Its successor, if alive (leaving, say), may have taken it and be writing:
-          // hand it back make-before-break, as from any live owner. If it is gone, ours outright.
-          this.acks.delete(shard);
-          this.synced.delete(shard);
-          this.roles.set(
-            shard,
-            byId.has(role.to)
-              ? { kind: 'incoming', from: role.to, cutUs: null, ackedUs: null, ackedAtMs: 0 }
-              : { kind: 'owned' },
-          );
-          continue;
-        }
-        // A live previous owner keeps the shard until we are synced: make before break.
-        const from = previousOwner !== undefined && previousOwner !== me && byId.has(previousOwner) ? previousOwner : undefined;
-        this.released.delete(shard);
-        this.acks.delete(shard);
-        this.taken.delete(shard);
-        // No live previous owner: a crash takeover. As its standby we hold what we buffered until the
-        // collector has sorted out which of it the dead owner had made durable.
-        const takeover = !from && this.options.standby === true && wasStandby.has(shard);
-        this.roles.set(
-          shard,
-          from
-            ? { kind: 'incoming', from, cutUs: null, ackedUs: null, ackedAtMs: 0 }
-            : takeover
-              ? { kind: 'owned', takeover: true }
-              : { kind: 'owned' },
-        );
-        if (!from) this.synced.delete(shard);
-        continue;
-      }
-      // The shard is someone else's by rendezvous.
-      this.taken.delete(shard);
-      const successor = owner === undefined ? undefined : byId.get(owner);
-      const proposal = successor?.ready.get(shard);
-      // An acknowledgement is published while its successor still proposes that cut (it may not have seen it).
-      const ack = this.acks.get(shard);
-      if (ack && byId.get(ack.to)?.ready.get(shard)?.cutUs !== ack.proposalUs) this.acks.delete(shard);
-      if (!role) {
-        // A proposal addressed to us for a shard we no longer (or never) hold: answer it, or its sender holds
-        // rows forever. Past every row we wrote and the end of a range we still drain, so nothing is written twice.
-        if (successor && proposal && proposal.from === me) {
-          const r = this.released.get(shard);
-          if (this.acknowledge(shard, successor.id, proposal.cutUs, r?.cutUs ?? undefined)) publish = true;
-        }
-        continue;
-      }
-      // Incoming, not acknowledged: we never wrote it, drop it (its previous owner still holds it). Incoming
-      // acknowledged: we write from that cut on, so it is handed over like an owned shard, keeping the bound.
-      if ((role.kind === 'incoming' && role.ackedUs === null) || !successor) {
-        this.roles.delete(shard);
-        this.synced.delete(shard);
-        continue;
-      }
-      const fromUs = role.kind === 'incoming' ? role.ackedUs : role.kind === 'outgoing' ? role.fromUs : null;
-      const maxNow = this.maxTs.get(shard) ?? 0;
-      // A cut once acknowledged stays: the successor it was promised to may already write from it, even if the
-      // rendezvous owner changes again (a replica joining during the handover).
-      let outgoing: Extract<ShardRole, { kind: 'outgoing' }> =
-        role.kind === 'outgoing'
-          ? role.to === successor.id
-            ? role
-            : { ...role, to: successor.id }
-          : { kind: 'outgoing', to: successor.id, cutUs: null, proposalUs: null, seenAtMs: nowMs, fromUs, maxTsAtSeen: maxNow };
-      if (proposal && outgoing.cutUs === null) {
-        // Whoever the successor thinks it takes over from, we stop writing at the cut we acknowledge.
-        if (this.acknowledge(shard, successor.id, proposal.cutUs)) publish = true;
-        const cutUs = (this.acks.get(shard) as CutAck).cutUs;
-        outgoing = { ...outgoing, cutUs, proposalUs: proposal.cutUs, seenAtMs: nowMs, maxTsAtSeen: maxNow };
-      } else if (proposal && outgoing.cutUs !== null && proposal.from === me) {
-        // A later successor addressing us: our end is fixed, tell it where (never past a row we wrote).
-        if (this.acknowledge(shard, successor.id, proposal.cutUs, outgoing.cutUs)) publish = true;
-      }
-      const cut = outgoing.cutUs;
-      // Let go once our stream has passed the cut (every row before it was ours). A quiet shard: once the
-      // exchange time still missing to the cut has elapsed in wall time (+ slack and a heartbeat), capped at
-      // two leases; with no row ever seen, two leases.
-      const quietAfterMs =
-        cut !== null && outgoing.maxTsAtSeen > 0
-          ? Math.min(
-              2 * this.options.leaseMs,
-              Math.max(0, Math.ceil((cut - outgoing.maxTsAtSeen) / 1000)) +
-                RELEASE_SLACK_US / 1000 +
-                this.options.heartbeatMs,
-            )
-          : 2 * this.options.leaseMs;
-      const passed = cut !== null && (maxNow >= cut + RELEASE_SLACK_US || nowMs >= outgoing.seenAtMs + quietAfterMs);
-      if (passed) {
-        this.roles.delete(shard);
-        this.maxTs.delete(shard);
-        this.synced.delete(shard);
-        this.released.set(shard, { fromUs, cutUs: cut });
-        this.options.onHandover?.({ kind: 'released', shard, to: successor.id, cutUs: cut });
-      } else {
-        this.roles.set(shard, outgoing);
-      }
-    }
-    this.standbys = standbys;
+    const wasStandby = this.state.standbys;
+    const result = reconcile(this.state, this.params, { members: live, previousMembers, nowMs: this.now() });
+    this.state = result.state;
+    for (const event of result.events) this.options.onHandover?.(event);
     const after = this.owned();
+    const standbys = this.state.standbys;
     const standbyChanged = standbys.size !== wasStandby.size || [...standbys].some((s) => !wasStandby.has(s));
     if (standbyChanged || before.size !== after.size || [...after].some((s) => !before.has(s))) this.emit();
-    if (publish) this.republish = true;
-  }
-
-  /**
-   * Acknowledges a proposed cut: the proposal itself, or just past the latest row we already wrote when our
-   * stream is ahead of it. Decided synchronously with the role change, so no row is written after the
-   * decision on the wrong side. Returns whether a new acknowledgement was made.
-   */
-  private acknowledge(shard: number, to: string, proposalUs: number, fixedEndUs?: number | null): boolean {
-    const existing = this.acks.get(shard);
-    if (existing && existing.to === to && existing.proposalUs === proposalUs) return false;
-    const writtenUs = this.maxWritten.get(shard) ?? 0;
-    // With a fixed end (a cut promised earlier, rows up to it still being drained) the cut is that end.
-    const cutUs =
-      fixedEndUs !== undefined && fixedEndUs !== null
-        ? Math.max(proposalUs, fixedEndUs, writtenUs + 1)
-        : Math.max(proposalUs, writtenUs + 1);
-    this.acks.set(shard, { to, proposalUs, cutUs });
-    this.options.onHandover?.({ kind: 'acknowledged', shard, to, proposalUs, cutUs, writtenUs });
-    return true;
+    if (result.publish) this.republish = true;
   }
 
   private emit(): void {
     const owned = this.owned();
     for (const l of this.listeners) l(owned);
   }
+}
+
+function newReplicaId(): string {
+  return `${hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`;
 }
