@@ -13,6 +13,7 @@ import type { Dispatcher } from 'undici';
 import { parseJson, sameId, stringifyJson, toBigIntId } from './json.js';
 import type { ManifestFileRecord } from './manifest.js';
 import { readManifestList, writeDataManifest, writeManifestList } from './manifest.js';
+import { planSchemaEvolution } from './evolve.js';
 import type { CredentialsInput, RequestSigner } from './sigv4.js';
 import { sigV4Signer } from './sigv4.js';
 import { snapshotIdForCommit } from './snapshot-id.js';
@@ -261,20 +262,71 @@ export class IcebergRestClient {
     });
   }
 
-  /** Load the model table, creating it first when absent (a concurrent creator's 409 → load). */
+  /**
+   * Load the model table, creating it first when absent (a concurrent creator's 409 → load), and evolve its
+   * schema to the model's when it was created from an older one (`evolveModelTable`).
+   */
   async ensureModelTable(
     namespace: string,
     table: TableName,
     properties: Readonly<Record<string, string>> = {},
   ): Promise<LoadedTable> {
-    if (await this.tableExists({ namespace, name: table })) return this.loadTable({ namespace, name: table });
+    const ident = { namespace, name: table };
+    if (await this.tableExists(ident)) return this.evolveModelTable(ident, table, await this.loadTable(ident));
     try {
       return await this.createModelTable(namespace, table, properties);
     } catch (err) {
-      if (err instanceof CfError && err.context['status'] === 409)
-        return this.loadTable({ namespace, name: table });
+      if (err instanceof CfError && err.context['status'] === 409) return this.evolveModelTable(ident, table);
       throw err;
     }
+  }
+
+  /**
+   * Brings a table created from an older model schema up to the model's (libs/model `schemaVersion` bumped,
+   * a column added) in one commit: `add-schema` with the model's fields + `set-current-schema` to it, asserting
+   * the table uuid, its current schema id and its last assigned column id. A concurrent change is a 409: the
+   * table is reloaded and planned again (usually another writer made the same change and nothing is left to
+   * do). A table already at or past the model's schema is left alone; one that cannot evolve to it (a type
+   * change, a reused id, a new required column) is CF_SCHEMA. See docs/adrs/0003-trade-ids.md.
+   */
+  async evolveModelTable(ident: TableIdent, table: TableName, loaded?: LoadedTable): Promise<LoadedTable> {
+    const { 'schema-id': _assignedByCatalog, ...target } = icebergSchemaJson(table);
+    const label = `${ident.namespace}.${ident.name}`;
+    let current = loaded ?? (await this.loadTable(ident));
+    for (let attempt = 1; attempt <= this.maxCommitAttempts + 1; attempt++) {
+      const md = current.metadata;
+      const schema = md.schemas.find((s) => s['schema-id'] === md['current-schema-id']);
+      if (!schema) throw new CfError('CF_CATALOG', `${label}: current schema missing from metadata`);
+      if (planSchemaEvolution(label, schema, md['last-column-id'], target.fields).kind === 'current') return current;
+      try {
+        await this.commitTable(
+          ident,
+          [
+            { type: 'assert-table-uuid', uuid: md['table-uuid'] },
+            { type: 'assert-current-schema-id', 'current-schema-id': md['current-schema-id'] },
+            { type: 'assert-last-assigned-field-id', 'last-assigned-field-id': md['last-column-id'] },
+          ],
+          [
+            { action: 'add-schema', schema: target },
+            { action: 'set-current-schema', 'schema-id': -1 },
+          ],
+        );
+      } catch (err) {
+        const retry =
+          err instanceof CfError &&
+          (err.code === 'CF_CATALOG_CONFLICT' || err.code === 'CF_CATALOG_STATE_UNKNOWN') &&
+          attempt < this.maxCommitAttempts;
+        if (!retry) throw err;
+        this.commitRetries.inc({ reason: err.code === 'CF_CATALOG_CONFLICT' ? 'conflict' : 'state_unknown' });
+        await sleep(backoffDelayMs(attempt - 1, this.backoff, this.random));
+      }
+      // Committed, or unknown/conflicting: either way the table as it is now decides.
+      current = await this.loadTable(ident);
+    }
+    throw new CfError('CF_CATALOG', `${label}: schema still differs from the model after ${this.maxCommitAttempts} evolutions`, {
+      retriable: true,
+      context: { table: label },
+    });
   }
 
   async tableExists(ident: TableIdent): Promise<boolean> {

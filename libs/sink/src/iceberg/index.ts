@@ -7,6 +7,8 @@ export {
 } from './client.js';
 export type { IcebergRestClientOptions, CreateTableOptions, AppendOptions, AppendResult } from './client.js';
 export { snapshotIdForCommit } from './snapshot-id.js';
+export { planSchemaEvolution, isAllowedPromotion } from './evolve.js';
+export type { EvolutionPlan, TargetField } from './evolve.js';
 export { encodeBound, decodeBound, hourTransform } from './bounds.js';
 export type { BoundValue } from './bounds.js';
 export { writeAvroContainer, readAvroContainer } from './avro.js';

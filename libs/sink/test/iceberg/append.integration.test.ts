@@ -2,7 +2,8 @@ import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startIcebergCatalog } from '@cryptoflow/iceberg-catalog';
 import type { RunningCatalog } from '@cryptoflow/iceberg-catalog';
 import { Registry } from '@cryptoflow/metrics';
-import { TABLES, TABLE_SCHEMAS } from '@cryptoflow/model';
+import { TABLES, TABLE_SCHEMAS, icebergPartitionSpecJson, icebergSchemaJson } from '@cryptoflow/model';
+import { isCfError } from '@cryptoflow/core';
 import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { icebergRead } from 'icebird';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,7 +17,7 @@ import {
 import type { DataFileInput, LoadedTable, TableIdent } from '../../src/iceberg/index.js';
 import type { LocalS3 } from '@cryptoflow/stand-ins';
 import { startS3 } from '@cryptoflow/stand-ins';
-import { tradeRows, writeFixtureParquet } from './parquet-fixture.js';
+import { BASE_TS, tradeRows, writeFixtureParquet } from './parquet-fixture.js';
 
 const BUCKET = 'cf-lake-test';
 const WAREHOUSE = 'arn:aws:s3tables:us-east-1:000000000000:bucket/cf-lake-test';
@@ -56,6 +57,12 @@ async function dataFile(firstId: number, n: number, hourOffset = 0): Promise<Dat
   await s3client.send(new PutObjectCommand({ Bucket: BUCKET, Key: key, Body: bytes }));
   written.push(...rows.map((r) => ({ ...r, _file: key })));
   return { filePath: `s3://${BUCKET}/${key}`, ...stats };
+}
+
+/** A funding row in the first fixture hour whose mark price is `n`. */
+function fundingRow(n: number): Record<string, unknown> {
+  const ts = BASE_TS + n * 1_000_000;
+  return { exchange: 'binance-usdm', symbol: 'BTCUSDT', exchange_ts: ts, ingest_ts: ts + 5, mark_price: n, index_price: n, est_settle_price: null, funding_rate: 0.0001 };
 }
 
 /** Read the table with icebird over HTTP from s3rver: an independent Iceberg reader. */
@@ -321,6 +328,65 @@ describe('IcebergRestClient against the local catalog', () => {
       1,
     );
     expect(normalise(await readWithIcebird(await client.loadTable(TRADES)))).toEqual(normalise(written));
+  });
+
+  it('evolves a table created from an older model schema: add-schema once, old files read with nulls', async () => {
+    // funding as an older model declared it: without its last column, and funding_rate still required.
+    const model = icebergSchemaJson('funding');
+    const lastId = Math.max(...model.fields.map((f) => f.id));
+    const added = model.fields.find((f) => f.id === lastId)!;
+    const older = {
+      ...model,
+      'schema-id': 0,
+      fields: model.fields.filter((f) => f.id !== lastId).map((f) => (f.name === 'funding_rate' ? { ...f, required: true } : f)),
+    };
+    const ident: TableIdent = { namespace: 'evolve', name: 'funding' };
+    await client.ensureNamespace('evolve');
+    await client.createTable('evolve', 'funding', { schema: older, partitionSpec: icebergPartitionSpecJson('funding') });
+    // A file written before the upgrade: it has no column `added`.
+    const olderColumns = TABLE_SCHEMAS.funding.columns.filter((c) => c.id !== lastId);
+    const oldRows = [fundingRow(1), fundingRow(2)];
+    const { bytes, stats } = writeFixtureParquet('funding', oldRows, olderColumns);
+    await s3client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'data/funding/old.parquet', Body: bytes }));
+    await client.appendFiles(ident, [{ filePath: `s3://${BUCKET}/data/funding/old.parquet`, ...stats }], { commitId: 'old-1' });
+
+    // Two writers start with the new model at once: one evolves, the other's commit conflicts, reloads, finds
+    // nothing left to do. One new schema, current, with the new column optional and the id past the old ones.
+    const [mine, theirs] = await Promise.all([client.ensureModelTable('evolve', 'funding'), rival.ensureModelTable('evolve', 'funding')]);
+    for (const t of [mine, theirs, await client.loadTable(ident)]) {
+      expect(t.metadata.schemas).toHaveLength(2);
+      const current = t.metadata.schemas.find((x) => x['schema-id'] === t.metadata['current-schema-id'])!;
+      expect(current.fields.map((f) => [f.id, f.name, f.required, f.type])).toEqual(model.fields.map((f) => [f.id, f.name, f.required, f.type]));
+      expect(t.metadata['last-column-id']).toBe(lastId);
+    }
+    expect(await client.ensureModelTable('evolve', 'funding')).toMatchObject({ metadata: { schemas: { length: 2 } } });
+
+    // New files carry the column; the old one reads it as null.
+    const newRows = [{ ...fundingRow(3), [added.name]: BASE_TS + 8 * 3_600_000_000 }];
+    const next = writeFixtureParquet('funding', newRows);
+    await s3client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'data/funding/new.parquet', Body: next.bytes }));
+    const r = await client.appendFiles(ident, [{ filePath: `s3://${BUCKET}/data/funding/new.parquet`, ...next.stats }], { commitId: 'new-1' });
+    const table = await client.loadTable(ident);
+    expect(table.metadata.snapshots!.find((x) => x['snapshot-id'] === r.snapshotId)!['schema-id']).toBe(table.metadata['current-schema-id']);
+    const read = await readWithIcebird(table);
+    const value = (row: Record<string, unknown>): unknown => {
+      const v = row[added.name];
+      return v instanceof Date ? v.getTime() * 1000 : v === undefined ? null : typeof v === 'bigint' ? Number(v) : v;
+    };
+    expect(read.map((row) => [Number(row['mark_price']), value(row)]).sort()).toEqual([
+      [1, null],
+      [2, null],
+      [3, BASE_TS + 8 * 3_600_000_000],
+    ]);
+  });
+
+  it('refuses to evolve a table whose column means something else, naming it', async () => {
+    const model = icebergSchemaJson('liquidations');
+    const clash = { ...model, fields: model.fields.map((f) => (f.name === 'price' ? { ...f, type: 'string' } : f)) };
+    await client.createTable('evolve', 'liquidations', { schema: clash });
+    const err = await client.ensureModelTable('evolve', 'liquidations').catch((e: unknown) => e);
+    expect(isCfError(err, 'CF_SCHEMA')).toBe(true);
+    expect((err as Error).message).toContain('evolve.liquidations: the table\'s schema cannot evolve to the model\'s: price: type "string" cannot become double');
   });
 
   it('maps catalog errors to CfError with the spec error type', async () => {

@@ -3,7 +3,7 @@
  * (The production encoder lives elsewhere in libs/sink; this exists so Iceberg tests do not depend on it.)
  */
 import { TABLE_SCHEMAS } from '@cryptoflow/model';
-import type { TableName } from '@cryptoflow/model';
+import type { ColumnDef, TableName } from '@cryptoflow/model';
 import { ByteWriter, parquetWrite } from 'hyparquet-writer';
 import { encodeBound, hourTransform } from '../../src/iceberg/index.js';
 import type { DataFileInput } from '../../src/iceberg/index.js';
@@ -19,8 +19,13 @@ const PARQUET_TYPE = {
   timestamptz: { type: 'INT64', logical_type: { type: 'TIMESTAMP', isAdjustedToUTC: true, unit: 'MICROS' } },
 } as const;
 
-export function writeFixtureParquet(table: TableName, rows: readonly Row[]): { bytes: Uint8Array; stats: Omit<DataFileInput, 'filePath'> } {
-  const schema = TABLE_SCHEMAS[table];
+/** `columns`: the table's columns by default; fewer to write a file as a writer of an older schema did. */
+export function writeFixtureParquet(
+  table: TableName,
+  rows: readonly Row[],
+  columns: readonly ColumnDef[] = TABLE_SCHEMAS[table].columns,
+): { bytes: Uint8Array; stats: Omit<DataFileInput, 'filePath'> } {
+  const schema = { columns };
   const columnData = schema.columns.map((c) => ({
     name: c.name,
     data: rows.map((r) => {
