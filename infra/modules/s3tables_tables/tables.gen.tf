@@ -3,7 +3,7 @@
 # One aws_s3tables_table per table in libs/model. Field ids are not an argument: S3 Tables assigns
 # 1..n in the order below, which equals the model ids (checked by the generator).
 
-# trades (schema version 1); partition spec applied through the REST catalog:
+# trades (schema version 2); partition spec applied through the REST catalog:
 # hour(exchange_ts) as exchange_ts_hour, field id 1000
 resource "aws_s3tables_table" "trades" {
   name             = "trades"
@@ -55,7 +55,7 @@ resource "aws_s3tables_table" "trades" {
         field {
           name     = "trade_id"
           type     = "long"
-          required = true
+          required = false
         }
 
         # field id 7
@@ -91,6 +91,13 @@ resource "aws_s3tables_table" "trades" {
           name     = "side"
           type     = "string"
           required = true
+        }
+
+        # field id 12
+        field {
+          name     = "trade_id_text"
+          type     = "string"
+          required = false
         }
       }
     }
@@ -728,7 +735,7 @@ locals {
     funding       = aws_s3tables_table.funding
   }
   table_schema_versions = {
-    trades        = 1
+    trades        = 2
     spot_ob       = 1
     spot_delta    = 1
     futures_ob    = 1

@@ -6,8 +6,9 @@ import type { Exchange } from './venues.js';
  * column names, so writers read `row[column.name]` with no mapping layer.
  *
  * Timestamps are integer microseconds since the epoch (a JS number is exact to year 2255).
- * 64-bit ids (trade ids, book update ids) are JS numbers: every venue id seen so far is < 2^53,
- * and decoders reject a larger one rather than round it (see libs/normalize).
+ * 64-bit ids (integer trade ids, book update ids) are JS numbers below 2^53, and decoders reject a larger
+ * one rather than round it (see libs/normalize). Trade ids that are not such integers (UUIDs) are kept as
+ * text in `trade_id_text` (docs/adrs/0003-trade-ids.md).
  * Absent optional values are `null`, never `undefined`, so every row of a table has the same shape
  * (one V8 hidden class per table on the hot path).
  */
@@ -24,7 +25,10 @@ interface RowBase {
 export interface TradeRow extends RowBase {
   readonly table: 'trades';
   readonly trade_ts: number;
-  readonly trade_id: number;
+  /** The venue's trade id when it is an integer below 2^53; null when `trade_id_text` holds it. */
+  readonly trade_id: number | null;
+  /** The venue's trade id as text when it is not such an integer (UUIDs); null when `trade_id` holds it. */
+  readonly trade_id_text: string | null;
   readonly first_trade_id: number | null;
   readonly last_trade_id: number | null;
   readonly price: number;

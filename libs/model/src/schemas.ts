@@ -118,22 +118,38 @@ const BOOK_DIFFS = 'diff stream `<symbol>@depth@100ms` and a REST depth snapshot
 export const TABLE_SCHEMAS: Readonly<Record<TableName, TableSchema>> = {
   trades: {
     table: 'trades',
-    schemaVersion: 1,
+    // 2: trade_id optional, trade_id_text added (docs/adrs/0003-trade-ids.md).
+    schemaVersion: 2,
     doc: 'Every trade of every venue market, one row per trade as the venue publishes it; where the venue aggregates trades, first/last trade ids give the individual trades a row covers.',
     venueNotes: { binance: 'Aggregate-trade stream `<symbol>@aggTrade` (spot and USD-M): one row per aggregate trade.' },
     columns: [
       ...COMMON,
       { id: 5, name: 'trade_ts', type: 'timestamptz', required: true, doc: 'Time the trade executed, microseconds UTC.', sources: { binance: '`T`' } },
-      { id: 6, name: 'trade_id', type: 'long', required: true, doc: 'Venue trade id. Unique per (exchange, symbol).', sources: { binance: '`a` (aggregate trade id)' } },
+      {
+        id: 6,
+        name: 'trade_id',
+        type: 'long',
+        required: false,
+        doc: 'Venue trade id, when the venue market publishes integer ids (below 2^53); null when `trade_id_text` holds the id. Unique per (exchange, symbol).',
+        sources: { binance: '`a` (aggregate trade id)' },
+      },
       { id: 7, name: 'first_trade_id', type: 'long', required: false, doc: 'First individual trade id a row covers where the venue aggregates trades; null otherwise.', sources: { binance: '`f`' } },
       { id: 8, name: 'last_trade_id', type: 'long', required: false, doc: 'Last individual trade id a row covers where the venue aggregates trades; null otherwise.', sources: { binance: '`l`' } },
       { id: 9, name: 'price', type: 'double', required: true, doc: 'Trade price.', sources: { binance: '`p`' } },
       { id: 10, name: 'qty', type: 'double', required: true, doc: 'Trade quantity in base asset.', sources: { binance: '`q`' } },
       { id: 11, name: 'side', type: 'string', required: true, doc: 'Taker side: `buy` or `sell`.', sources: { binance: '`m` (buyer is maker): true → `sell`, false → `buy`' } },
+      {
+        id: 12,
+        name: 'trade_id_text',
+        type: 'string',
+        required: false,
+        doc: 'Venue trade id as the venue writes it, when the venue market publishes ids that are not integers below 2^53 (UUIDs, larger numbers); null when `trade_id` holds the id. Exactly one of the two is set, the same one for every row of a venue market. Unique per (exchange, symbol).',
+        sources: { binance: 'never (Binance ids are integers: `trade_id`)' },
+      },
     ],
     partitionSpec: HOURLY,
-    naturalKey: ['exchange', 'symbol', 'trade_id'],
-    sortOrder: ['exchange', 'symbol', 'trade_id'],
+    naturalKey: ['exchange', 'symbol', 'trade_id', 'trade_id_text'],
+    sortOrder: ['exchange', 'symbol', 'trade_ts'],
   },
   liquidations: {
     table: 'liquidations',

@@ -23,6 +23,8 @@ export function mapAggTrade(msg: VenueMessage, f: FieldReader): TradeRow {
     price: f.decimal(p, 'p'),
     qty: f.decimal(p, 'q'),
     side: f.bool(p, 'm') ? 'sell' : 'buy',
+    // Properties in column order (field id 12 last): rows read back from Parquet come out the same way.
+    trade_id_text: null,
   };
 }
 

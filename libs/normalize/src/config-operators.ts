@@ -253,6 +253,20 @@ export function naturalKeyOf(table: TableName): (row: CanonicalRow) => string | 
     const c = cols[0] as string;
     return (row) => (row as unknown as Record<string, number>)[c] as number;
   }
+  const types = cols.map((c) => TABLE_SCHEMAS[table].columns.find((d) => d.name === c)?.type);
+  if (cols.length === 2 && types[0] !== types[1]) {
+    // Two columns of different types where a row usually sets one (trades: trade_id or trade_id_text): the set
+    // value is the key, with no string built per row; a number and a string never meet as Map keys.
+    const [a, b] = cols as [string, string];
+    return (row) => {
+      const r = row as unknown as Row;
+      const va = r[a];
+      const vb = r[b];
+      if (vb === null) return va as string | number;
+      if (va === null) return vb as string | number;
+      return `\u0000${String(va)}|${String(vb)}`;
+    };
+  }
   return (row) => {
     const r = row as unknown as Row;
     let k = '';

@@ -87,6 +87,7 @@ describe('normalizer', () => {
       price: 100.5,
       qty: 0.25,
       side: 'sell',
+      trade_id_text: null,
     });
     expect((rows[1] as TradeRow).side).toBe('buy');
   });
@@ -394,6 +395,7 @@ describe('config-built operators without a table', () => {
     ingest_ts: id,
     trade_ts: id,
     trade_id: id,
+    trade_id_text: null,
     first_trade_id: null,
     last_trade_id: null,
     price: 1.23456,

@@ -9,7 +9,7 @@ const T0 = Date.UTC(2021, 9, 12, 0, 0, 0) * 1000; // 2021-10-12T00 in µs
 function trade(symbol: string, exchange_ts: number, exchange: 'binance' | 'binance-usdm' = 'binance'): TradeRow {
   return {
     table: 'trades', exchange, symbol, exchange_ts, ingest_ts: exchange_ts + 5, trade_ts: exchange_ts,
-    trade_id: 1, first_trade_id: null, last_trade_id: null, price: 1, qty: 1, side: 'buy',
+    trade_id: 1, first_trade_id: null, last_trade_id: null, price: 1, qty: 1, side: 'buy', trade_id_text: null,
   };
 }
 

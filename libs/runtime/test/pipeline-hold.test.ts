@@ -21,6 +21,7 @@ function trade(symbol: string, ts: number): TradeRow {
     price: 1,
     qty: 1,
     side: 'buy',
+    trade_id_text: null,
   };
 }
 

@@ -27,6 +27,7 @@ function trade(i: number): TradeRow {
     price: 67_000 + (i % 100) / 10,
     qty: 0.001 * ((i % 7) + 1),
     side: i % 3 === 0 ? 'sell' : 'buy',
+    trade_id_text: null,
   };
 }
 

@@ -34,7 +34,8 @@ const SEP = '\u001f';
 
 /**
  * A row's natural key as one string (the table's `naturalKey` columns), comparable across writers: from a
- * canonical row, or from a row read back from Parquet (64-bit ints come back as bigint, as numbers here).
+ * canonical row, or from a row read back from Parquet (64-bit ints come back as bigint, as numbers here; a
+ * column the file predates is absent, as null here).
  */
 export function naturalRowKey(schema: TableSchema, row: CanonicalRow | Readonly<Record<string, unknown>>): string {
   const r = row as unknown as Record<string, unknown>;
@@ -42,7 +43,7 @@ export function naturalRowKey(schema: TableSchema, row: CanonicalRow | Readonly<
   for (let i = 0; i < schema.naturalKey.length; i++) {
     if (i > 0) s += SEP;
     const v = r[schema.naturalKey[i] as string];
-    s += String(typeof v === 'bigint' ? Number(v) : v);
+    s += String(typeof v === 'bigint' ? Number(v) : v === undefined ? null : v);
   }
   return s;
 }

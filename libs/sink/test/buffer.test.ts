@@ -10,8 +10,8 @@ describe('RowSizeEstimator', () => {
   it('counts 8 bytes per long/double/timestamp, string lengths + 4, and learns the compression ratio', () => {
     const est = new RowSizeEstimator(TABLE_SCHEMAS.trades);
     const row = rowsFor('trades', 1)[0] as CanonicalRow & { symbol: string; exchange: string; side: string };
-    // 8 numeric columns × 8 + 3 strings × 4 + their lengths
-    expect(est.rawSize(row)).toBe(64 + 12 + row.exchange.length + row.symbol.length + row.side.length);
+    // 8 numeric columns × 8 + 4 strings × 4 + their lengths (trade_id_text is null: 0)
+    expect(est.rawSize(row)).toBe(64 + 16 + row.exchange.length + row.symbol.length + row.side.length);
     expect(est.ratio).toBe(1);
     est.observe(1000, 250);
     expect(est.ratio).toBe(0.25);

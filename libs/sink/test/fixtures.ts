@@ -74,12 +74,15 @@ export function rowsFor<T extends TableName>(table: T, n: number, opts: FixtureO
       case 'trades': {
         const usdm = rnd() < 0.5;
         const symbol = (usdm ? USDM : SPOT)[Math.floor(rnd() * (usdm ? USDM.length : SPOT.length))] as string;
-        const id = nextId(`${usdm}${symbol}`);
-        const first = maybe(id * 3);
+        // One market in ten publishes ids that are not integers (Bybit derivatives: UUIDs): they go to trade_id_text.
+        const text = rnd() < 0.1;
+        const id = nextId(`${text}${usdm}${symbol}`);
+        const first = text ? null : maybe(id * 3);
         const row: TradeRow = {
-          table: 'trades', exchange: usdm ? 'binance-usdm' : 'binance', symbol, exchange_ts: ts, ingest_ts: ingest, trade_ts: ts - 3000,
-          trade_id: id, first_trade_id: first, last_trade_id: first === null ? null : first + Math.floor(rnd() * 3),
+          table: 'trades', exchange: text ? 'bybit-linear' : usdm ? 'binance-usdm' : 'binance', symbol, exchange_ts: ts, ingest_ts: ingest, trade_ts: ts - 3000,
+          trade_id: text ? null : id, first_trade_id: first, last_trade_id: first === null ? null : first + Math.floor(rnd() * 3),
           price: round(walk(symbol), 2), qty: round(rnd() * 2, 5), side: rnd() < 0.5 ? 'buy' : 'sell',
+          trade_id_text: text ? `4c1d2e3f-0000-4000-8000-${id.toString(16).padStart(12, '0')}` : null,
         };
         out.push(row);
         break;

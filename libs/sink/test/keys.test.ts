@@ -30,7 +30,7 @@ describe('objectKey', () => {
     expect(fileHash16(schema, rows.slice(0, 99))).not.toBe(base); // last row
     const sameEnds = [rows[0], ...rows.slice(2)] as CanonicalRow[]; // same first and last, one fewer row
     expect(fileHash16(schema, sameEnds)).not.toBe(base);
-    expect(fileHash16({ ...schema, schemaVersion: 2 }, rows)).not.toBe(base);
+    expect(fileHash16({ ...schema, schemaVersion: schema.schemaVersion + 1 }, rows)).not.toBe(base);
     expect(fileHash16(TABLE_SCHEMAS.futures_delta, rowsFor('futures_delta', 5))).not.toBe(fileHash16(TABLE_SCHEMAS.spot_delta, rowsFor('spot_delta', 5).map((r) => ({ ...r, table: 'spot_delta' }) as CanonicalRow)));
   });
 });

@@ -1,6 +1,6 @@
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import type { S3Client } from '@aws-sdk/client-s3';
-import { parquetReadObjects } from 'hyparquet';
+import { parquetMetadata, parquetReadObjects } from 'hyparquet';
 import { CfError, MICROS_PER_HOUR, hourLabel } from '@cryptoflow/core';
 import { TABLE_SCHEMAS } from '@cryptoflow/model';
 import type { TableName } from '@cryptoflow/model';
@@ -57,9 +57,14 @@ export async function readDurableRows(q: DurableRowsQuery): Promise<DurableRows>
       const got = await q.s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
       const bytes = await got.Body?.transformToByteArray();
       if (!bytes) throw new CfError('CF_S3', `durable rows: ${file.uri} has no body`, { retriable: true, context: { uri: file.uri } });
+      const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer;
+      const metadata = parquetMetadata(buffer);
+      // A file written under an older schema lacks the columns added since: they read as null (naturalRowKey).
+      const present = new Set(metadata.schema.map((c) => c.name));
       const rows = (await parquetReadObjects({
-        file: bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer,
-        columns: [...new Set([...schema.naturalKey, 'exchange_ts'])],
+        file: buffer,
+        metadata,
+        columns: [...new Set([...schema.naturalKey, 'exchange_ts'])].filter((c) => present.has(c)),
         // Timestamps as the integer µs our rows carry, not Dates.
         parsers: { timestampFromMicroseconds: (v: bigint) => Number(v) } as never,
       })) as Record<string, unknown>[];

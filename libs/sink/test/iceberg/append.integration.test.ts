@@ -380,6 +380,35 @@ describe('IcebergRestClient against the local catalog', () => {
     ]);
   });
 
+  it('trades created at schema version 1 take text trade ids after the upgrade, old rows unchanged', async () => {
+    const model = icebergSchemaJson('trades');
+    const v1 = {
+      ...model,
+      'schema-id': 0,
+      fields: model.fields.filter((f) => f.name !== 'trade_id_text').map((f) => (f.name === 'trade_id' ? { ...f, required: true } : f)),
+    };
+    const ident: TableIdent = { namespace: 'evolve', name: 'trades' };
+    await client.ensureNamespace('evolve');
+    await client.createTable('evolve', 'trades', { schema: v1, partitionSpec: icebergPartitionSpecJson('trades') });
+    const old = writeFixtureParquet('trades', tradeRows(0, 2), TABLE_SCHEMAS.trades.columns.filter((c) => c.name !== 'trade_id_text'));
+    await s3client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'data/evolve-trades/v1.parquet', Body: old.bytes }));
+    await client.appendFiles(ident, [{ filePath: `s3://${BUCKET}/data/evolve-trades/v1.parquet`, ...old.stats }], { commitId: 't-v1' });
+
+    await client.ensureModelTable('evolve', 'trades');
+    const uuid = '9f1c2e3d-0000-4000-8000-0000000000aa';
+    const textRow = { ...tradeRows(10, 1)[0]!, exchange: 'bybit-linear', trade_id: null, first_trade_id: null, last_trade_id: null, trade_id_text: uuid };
+    const next = writeFixtureParquet('trades', [textRow]);
+    await s3client.send(new PutObjectCommand({ Bucket: BUCKET, Key: 'data/evolve-trades/v2.parquet', Body: next.bytes }));
+    await client.appendFiles(ident, [{ filePath: `s3://${BUCKET}/data/evolve-trades/v2.parquet`, ...next.stats }], { commitId: 't-v2' });
+    const read = await readWithIcebird(await client.loadTable(ident));
+    const ids = read.map((r) => [r['exchange'], r['trade_id'] === null || r['trade_id'] === undefined ? null : Number(r['trade_id']), r['trade_id_text'] ?? null]);
+    expect(ids.sort()).toEqual([
+      ['binance', 9_000_000_000, null],
+      ['binance-usdm', 9_000_000_001, null],
+      ['bybit-linear', null, uuid],
+    ]);
+  });
+
   it('refuses to evolve a table whose column means something else, naming it', async () => {
     const model = icebergSchemaJson('liquidations');
     const clash = { ...model, fields: model.fields.map((f) => (f.name === 'price' ? { ...f, type: 'string' } : f)) };

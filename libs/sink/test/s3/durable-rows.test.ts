@@ -62,6 +62,22 @@ describe('readDurableRows: what a dead owner made durable, from the files the le
     expect(durable.keys.has(naturalRowKey(TABLE_SCHEMAS.trades, rows[220]!))).toBe(false);
   });
 
+  it('reads files written before a column was added: the column counts as null, keys match new rows', async () => {
+    // A trades file as a writer of schema version 1 wrote it: no trade_id_text column (field id 12).
+    const v1 = { ...TABLE_SCHEMAS.trades, schemaVersion: 1, columns: TABLE_SCHEMAS.trades.columns.filter((c) => c.name !== 'trade_id_text') };
+    const rows = rowsFor('trades', 50).filter((r) => (r as { trade_id: number | null }).trade_id !== null);
+    await client.send(new PutObjectCommand({ Bucket: 'lake', Key: 'trades/v1.parquet', Body: new ParquetEncoder(v1).encode(rows) }));
+    const durable = await readDurableRows({
+      s3: client,
+      table: 'trades',
+      shard: 3,
+      fromUs: rows[0]!.exchange_ts,
+      toUs: rows[rows.length - 1]!.exchange_ts,
+      recordedFiles: async () => [{ uri: 's3://lake/trades/v1.parquet' }],
+    });
+    expect([...durable.keys].sort()).toEqual(rows.map((r) => naturalRowKey(TABLE_SCHEMAS.trades, r)).sort());
+  });
+
   it('refuses an empty window', async () => {
     await expect(
       readDurableRows({ s3: client, table: 'trades', shard: 0, fromUs: 10, toUs: 5, recordedFiles: async () => [] }),
