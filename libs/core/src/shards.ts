@@ -15,8 +15,12 @@ export const MAX_TOTAL_SHARDS = 4096;
 /** Throws CF_SHARDING naming `where` unless `totalShards` is an integer in [1, MAX_TOTAL_SHARDS]. */
 export function checkTotalShards(totalShards: number, where = 'totalShards'): void {
   if (!Number.isInteger(totalShards) || totalShards < 1 || totalShards > MAX_TOTAL_SHARDS) {
-    throw new CfError('CF_SHARDING', `${where}: expected an integer in [1, ${MAX_TOTAL_SHARDS}], got ${String(totalShards)}`, {
-      context: { [where]: totalShards },
-    });
+    throw new CfError(
+      'CF_SHARDING',
+      `${where}: expected an integer in [1, ${MAX_TOTAL_SHARDS}], got ${String(totalShards)}`,
+      {
+        context: { [where]: totalShards },
+      },
+    );
   }
 }

@@ -27,7 +27,13 @@ export type Venue = (typeof VENUES)[number];
  * What the instruments of a market are (options are out of scope). Linear contracts are margined and
  * settled in the quote currency (USDT, USDC); inverse ones in the base coin (BTC for BTCUSD).
  */
-export const MARKET_TYPES = ['spot', 'linear-perpetual', 'linear-future', 'inverse-perpetual', 'inverse-future'] as const;
+export const MARKET_TYPES = [
+  'spot',
+  'linear-perpetual',
+  'linear-future',
+  'inverse-perpetual',
+  'inverse-future',
+] as const;
 export type MarketType = (typeof MARKET_TYPES)[number];
 
 /** Spot or derivatives: decides the book tables and which streams a market can feed. */
@@ -137,7 +143,14 @@ export const EXCHANGE_DEFS: Readonly<Record<Exchange, ExchangeDef>> = {
     name: 'Coinbase Advanced Trade spot',
     supported: [],
   },
-  kraken: { id: 'kraken', venue: 'kraken', kind: 'spot', marketTypes: SPOT, name: 'Kraken spot', supported: [] },
+  kraken: {
+    id: 'kraken',
+    venue: 'kraken',
+    kind: 'spot',
+    marketTypes: SPOT,
+    name: 'Kraken spot',
+    supported: [],
+  },
 };
 
 /** The market kinds whose rows each stream's table takes. */
@@ -156,7 +169,8 @@ export const STREAM_EXCHANGES: Readonly<Record<Stream, readonly Exchange[]>> = s
 
 function streamExchanges(): Record<Stream, readonly Exchange[]> {
   const out = {} as Record<Stream, readonly Exchange[]>;
-  for (const stream of STREAMS) out[stream] = EXCHANGES.filter((e) => EXCHANGE_DEFS[e].supported.includes(stream));
+  for (const stream of STREAMS)
+    out[stream] = EXCHANGES.filter((e) => EXCHANGE_DEFS[e].supported.includes(stream));
   return out;
 }
 
@@ -167,9 +181,13 @@ export function isExchange(value: string): value is Exchange {
 /** The registry entry of a venue-market id; CF_MARKET_UNSUPPORTED for an id the model does not know. */
 export function exchangeDef(exchange: string): ExchangeDef {
   if (!isExchange(exchange)) {
-    throw new CfError('CF_MARKET_UNSUPPORTED', `unknown venue market ${JSON.stringify(exchange)} (known: ${EXCHANGES.join(', ')})`, {
-      context: { exchange },
-    });
+    throw new CfError(
+      'CF_MARKET_UNSUPPORTED',
+      `unknown venue market ${JSON.stringify(exchange)} (known: ${EXCHANGES.join(', ')})`,
+      {
+        context: { exchange },
+      },
+    );
   }
   return EXCHANGE_DEFS[exchange];
 }
@@ -210,7 +228,10 @@ export function requireStream(exchange: string, stream: Stream): ExchangeDef {
 }
 
 /** The book tables of a market: spot books to `spot_*`, derivative books to `futures_*`, for every venue. */
-export function bookTables(exchange: string): { readonly delta: 'spot_delta' | 'futures_delta'; readonly ob: 'spot_ob' | 'futures_ob' } {
+export function bookTables(exchange: string): {
+  readonly delta: 'spot_delta' | 'futures_delta';
+  readonly ob: 'spot_ob' | 'futures_ob';
+} {
   return exchangeDef(exchange).kind === 'spot' ? SPOT_BOOK_TABLES : FUTURES_BOOK_TABLES;
 }
 

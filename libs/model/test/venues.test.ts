@@ -31,7 +31,10 @@ describe('venue markets', () => {
       expect(def.id).toBe(id);
       expect(VENUES).toContain(def.venue);
       expect(def.marketTypes.length).toBeGreaterThan(0);
-      expect(def.marketTypes.every((t) => (t === 'spot') === (def.kind === 'spot')), id).toBe(true);
+      expect(
+        def.marketTypes.every((t) => (t === 'spot') === (def.kind === 'spot')),
+        id,
+      ).toBe(true);
     }
     // The bare venue name is the venue's spot market.
     for (const venue of VENUES) expect(EXCHANGE_DEFS[venue]).toMatchObject({ venue, kind: 'spot' });
@@ -39,7 +42,8 @@ describe('venue markets', () => {
 
   it('an adapter only claims streams its market kind can feed', () => {
     for (const id of EXCHANGES)
-      for (const stream of EXCHANGE_DEFS[id].supported) expect(marketCanFeed(id, stream), `${id} ${stream}`).toBe(true);
+      for (const stream of EXCHANGE_DEFS[id].supported)
+        expect(marketCanFeed(id, stream), `${id} ${stream}`).toBe(true);
   });
 
   it('the Binance markets keep serving exactly what they served before the registry', () => {
@@ -59,7 +63,8 @@ describe('venue markets', () => {
       const table = STREAM_TABLE[stream];
       const kinds = STREAM_MARKET_KINDS[stream];
       if (table.startsWith('spot_')) expect(kinds).toEqual(['spot']);
-      if (table.startsWith('futures_') || table === 'liquidations' || table === 'funding') expect(kinds).toEqual(['derivatives']);
+      if (table.startsWith('futures_') || table === 'liquidations' || table === 'funding')
+        expect(kinds).toEqual(['derivatives']);
     }
     expect(bookTables('bybit-linear')).toEqual({ delta: 'futures_delta', ob: 'futures_ob' });
     expect(bookTables('okx-swap')).toEqual({ delta: 'futures_delta', ob: 'futures_ob' });

@@ -117,7 +117,8 @@ export class FleetStore {
     const ready: Record<string, AttributeValue> = {};
     for (const [shard, r] of state.ready) ready[String(shard)] = { M: { from: S(r.from), c: N(r.cutUs) } };
     const acks: Record<string, AttributeValue> = {};
-    for (const [shard, a] of state.acks) acks[String(shard)] = { M: { to: S(a.to), p: N(a.proposalUs), c: N(a.cutUs) } };
+    for (const [shard, a] of state.acks)
+      acks[String(shard)] = { M: { to: S(a.to), p: N(a.proposalUs), c: N(a.cutUs) } };
     const taken: Record<string, AttributeValue> = {};
     for (const [shard, cut] of state.taken) taken[String(shard)] = N(cut);
     try {
@@ -175,7 +176,9 @@ export class FleetStore {
   /** Deletes our own member item on close. Best effort: an item left behind expires and is reaped. */
   async remove(id: string): Promise<void> {
     await this.client
-      .send(new DeleteItemCommand({ TableName: this.table, Key: { pk: S(this.group), sk: S(`member#${id}`) } }))
+      .send(
+        new DeleteItemCommand({ TableName: this.table, Key: { pk: S(this.group), sk: S(`member#${id}`) } }),
+      )
       .catch(() => undefined);
   }
 }

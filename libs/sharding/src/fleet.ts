@@ -240,7 +240,14 @@ export class FleetMembership implements ShardOwnership {
 
   private handoverParams(): HandoverParams {
     const { totalShards, hasher, leaseMs, heartbeatMs } = this.options;
-    return { me: this.replicaId, totalShards, hasher, leaseMs, heartbeatMs, standby: this.options.standby === true };
+    return {
+      me: this.replicaId,
+      totalShards,
+      hasher,
+      leaseMs,
+      heartbeatMs,
+      standby: this.options.standby === true,
+    };
   }
 
   private schedule(delayMs = this.options.heartbeatMs): void {

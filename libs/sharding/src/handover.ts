@@ -167,7 +167,11 @@ export class ShardHandovers {
     const role = this.roles.get(shard);
     if (!role) {
       const r = this.released.get(shard);
-      if (r === undefined || exchangeTsMicros >= r.cutUs || (r.fromUs !== null && exchangeTsMicros < r.fromUs))
+      if (
+        r === undefined ||
+        exchangeTsMicros >= r.cutUs ||
+        (r.fromUs !== null && exchangeTsMicros < r.fromUs)
+      )
         return this.standbys.has(shard) ? 'buffer' : 'skip';
       this.noteWritten(shard, exchangeTsMicros);
       return 'write';
@@ -389,7 +393,10 @@ export function reconcile(before: ShardHandovers, params: HandoverParams, view: 
         continue;
       }
       // A live previous owner keeps the shard until we are synced: make before break.
-      const from = previousOwner !== undefined && previousOwner !== me && byId.has(previousOwner) ? previousOwner : undefined;
+      const from =
+        previousOwner !== undefined && previousOwner !== me && byId.has(previousOwner)
+          ? previousOwner
+          : undefined;
       state.released.delete(shard);
       state.acks.delete(shard);
       state.taken.delete(shard);
@@ -419,7 +426,8 @@ export function reconcile(before: ShardHandovers, params: HandoverParams, view: 
       // rows forever. Past every row we wrote and the end of a range we still drain, so nothing is written twice.
       if (successor && proposal && proposal.from === me) {
         const r = state.released.get(shard);
-        if (acknowledge(state, events, shard, successor.id, proposal.cutUs, r?.cutUs ?? undefined)) publish = true;
+        if (acknowledge(state, events, shard, successor.id, proposal.cutUs, r?.cutUs ?? undefined))
+          publish = true;
       }
       continue;
     }
@@ -439,7 +447,15 @@ export function reconcile(before: ShardHandovers, params: HandoverParams, view: 
         ? role.to === successor.id
           ? role
           : { ...role, to: successor.id }
-        : { kind: 'outgoing', to: successor.id, cutUs: null, proposalUs: null, seenAtMs: nowMs, fromUs, maxTsAtSeen: maxNow };
+        : {
+            kind: 'outgoing',
+            to: successor.id,
+            cutUs: null,
+            proposalUs: null,
+            seenAtMs: nowMs,
+            fromUs,
+            maxTsAtSeen: maxNow,
+          };
     if (proposal && outgoing.cutUs === null) {
       // Whoever the successor thinks it takes over from, we stop writing at the cut we acknowledge.
       if (acknowledge(state, events, shard, successor.id, proposal.cutUs)) publish = true;
@@ -457,10 +473,13 @@ export function reconcile(before: ShardHandovers, params: HandoverParams, view: 
       cut !== null && outgoing.maxTsAtSeen > 0
         ? Math.min(
             2 * leaseMs,
-            Math.max(0, Math.ceil((cut - outgoing.maxTsAtSeen) / 1000)) + RELEASE_SLACK_US / 1000 + params.heartbeatMs,
+            Math.max(0, Math.ceil((cut - outgoing.maxTsAtSeen) / 1000)) +
+              RELEASE_SLACK_US / 1000 +
+              params.heartbeatMs,
           )
         : 2 * leaseMs;
-    const passed = cut !== null && (maxNow >= cut + RELEASE_SLACK_US || nowMs >= outgoing.seenAtMs + quietAfterMs);
+    const passed =
+      cut !== null && (maxNow >= cut + RELEASE_SLACK_US || nowMs >= outgoing.seenAtMs + quietAfterMs);
     if (passed) {
       state.roles.delete(shard);
       state.maxTs.delete(shard);

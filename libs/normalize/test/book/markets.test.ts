@@ -19,7 +19,13 @@ function tablesOfBook(exchange: Exchange): Set<string> {
   const rows: BookRow[] = [];
   const state = new BookState(DEFAULT_BOOK_CONFIG, (r) => rows.push(r));
   const key = bookKey(exchange, 'BTCUSDT');
-  state.reset(key, exchange, 'BTCUSDT', { lastUpdateId: 10, exchangeTs: null, receivedAt: T0, bids: [99, 1], asks: [101, 1] });
+  state.reset(key, exchange, 'BTCUSDT', {
+    lastUpdateId: 10,
+    exchangeTs: null,
+    receivedAt: T0,
+    bids: [99, 1],
+    asks: [101, 1],
+  });
   state.apply(key, {
     exchange,
     symbol: 'BTCUSDT',
@@ -47,7 +53,8 @@ function unsupported(fn: () => unknown): string {
 describe('books follow the market, never a Binance default', () => {
   it('a spot book of any venue goes to spot_*, a derivatives book to futures_*', () => {
     for (const exchange of EXCHANGES) {
-      const expected = EXCHANGE_DEFS[exchange].kind === 'spot' ? ['spot_delta', 'spot_ob'] : ['futures_delta', 'futures_ob'];
+      const expected =
+        EXCHANGE_DEFS[exchange].kind === 'spot' ? ['spot_delta', 'spot_ob'] : ['futures_delta', 'futures_ob'];
       expect([...tablesOfBook(exchange)].sort(), exchange).toEqual(expected);
     }
   });

@@ -63,12 +63,16 @@ export function planSchemaEvolution(
     const have = byId.get(t.id);
     if (!have) {
       if (t.id <= lastColumnId)
-        problems.push(`${t.name}: field id ${t.id} was assigned before (last-column-id ${lastColumnId}); ids are never reused`);
-      else if (t.required) problems.push(`${t.name}: a new column must be optional (files already written lack it)`);
+        problems.push(
+          `${t.name}: field id ${t.id} was assigned before (last-column-id ${lastColumnId}); ids are never reused`,
+        );
+      else if (t.required)
+        problems.push(`${t.name}: a new column must be optional (files already written lack it)`);
       else added.push(t.name);
       continue;
     }
-    if (have.name !== t.name) problems.push(`field id ${t.id} is ${have.name} in the table, ${t.name} in the model`);
+    if (have.name !== t.name)
+      problems.push(`field id ${t.id} is ${have.name} in the table, ${t.name} in the model`);
     if (!isAllowedPromotion(have.type, t.type))
       problems.push(`${t.name}: type ${JSON.stringify(have.type)} cannot become ${t.type}`);
     else if (have.type !== t.type) promoted.push(t.name);
@@ -77,9 +81,13 @@ export function planSchemaEvolution(
   }
   const unknown = current.fields.filter((f) => !targetIds.has(Number(f.id)));
   if (problems.length > 0) {
-    throw new CfError('CF_SCHEMA', `${table}: the table's schema cannot evolve to the model's: ${problems.join('; ')}`, {
-      context: { table, problems },
-    });
+    throw new CfError(
+      'CF_SCHEMA',
+      `${table}: the table's schema cannot evolve to the model's: ${problems.join('; ')}`,
+      {
+        context: { table, problems },
+      },
+    );
   }
   if (added.length + relaxed.length + promoted.length === 0) return { kind: 'current' };
   if (unknown.length > 0) {
